@@ -1,0 +1,110 @@
+"""Terminal twin: python -m monitor, with the usage guide's flags.
+
+Exit codes: 0 ok; 1 a gate failed (--check); 2 bad input (one line on stderr);
+3 the figures could not be computed (--check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from monitor import config as config_mod
+from monitor import progress, report, snapshot
+from monitor.config import ConfigError
+from monitor.warehouse import WarehouseError, open_warehouse
+
+EXAMPLES = """\
+examples:
+  python -m monitor                              single check (run once, see current state)
+  python -m monitor --continuous --interval 60   auto-refresh every 60 seconds
+  python -m monitor --detailed                   table-level progress
+  python -m monitor --failures-only              only recent failures
+  python -m monitor --season 2023-24 --detailed  focus on one season
+  python -m monitor --format json                the figures as JSON (for scripts)
+  python -m monitor --check "Phase 3"            exit 0 when Phase 3's gate passes, 1 when not
+
+warehouses: demo (default) | duckdb:PATH | bigquery://PROJECT[?location=US]   (or $BACKFILL_WAREHOUSE)
+exit codes: 0 ok, 1 a gate failed (--check), 2 bad input, 3 figures could not be computed
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m monitor",
+        description="Backfill Progress Monitor: how far the multi-season backfill has come.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--continuous", action="store_true", help="run continuously with auto-refresh")
+    p.add_argument("--interval", type=int, default=30, metavar="N", help="refresh interval in seconds (default 30)")
+    p.add_argument("--detailed", action="store_true", help="show table-level progress")
+    p.add_argument("--failures-only", action="store_true", help="show only recent failures")
+    p.add_argument("--season", metavar="YYYY-YY", help="filter by season, e.g. 2023-24 (default: all)")
+    p.add_argument("--config", metavar="PATH", help="pipeline config TOML (default: $BACKFILL_CONFIG or the NBA pipeline)")
+    p.add_argument("--warehouse", metavar="URL", help="demo | duckdb:PATH | bigquery://PROJECT (default: $BACKFILL_WAREHOUSE or demo)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    p.add_argument("--check", nargs="?", const="", metavar="PHASE",
+                   help="exit 0 when the gates (all, or PHASE's) pass, 1 when one fails, 3 when unknown")
+    return p
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _demo_progress(fraction: float, message: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\rBuilding the demo warehouse: {fraction:4.0%} {message[:60]:<60}", end="", file=sys.stderr, flush=True)
+        if fraction >= 1:
+            print(file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.interval <= 0:
+        return _fail(f"--interval must be a positive number of seconds, got {args.interval}")
+    try:
+        cfg = config_mod.load(args.config)
+        cfg.season(args.season)
+    except ConfigError as exc:
+        return _fail(f"bad config: {exc}")
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.check:
+        names = [p.name for p in cfg.phases]
+        if args.check not in names:
+            return _fail(f"unknown phase {args.check!r}; phases: {', '.join(names)}")
+    try:
+        now = snapshot.resolve_now()
+        wh = open_warehouse(args.warehouse, progress=_demo_progress, now=now)
+    except (WarehouseError, ValueError) as exc:
+        return _fail(str(exc))
+    try:
+        fig = progress.compute(snapshot.fetch(cfg, wh, now), cfg, args.season)
+    finally:
+        wh.close()
+    if args.format == "json":
+        print(json.dumps(report.to_json(fig, cfg), indent=2, ensure_ascii=False))
+    else:
+        from monitor.text import render
+
+        print(render(fig, cfg, detailed=args.detailed, failures_only=args.failures_only))
+    if args.check is not None:
+        return gate_exit(fig, args.check or None)
+    return 0
+
+
+def gate_exit(fig: progress.Figures, phase: str | None) -> int:
+    rows = fig.phases if phase is None else fig.phases[fig.phases["phase"] == phase]
+    gates = list(rows["gate"])
+    if any(g is None for g in gates):
+        return 3
+    return 0 if all(g == "pass" for g in gates) else 1

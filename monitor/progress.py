@@ -1,0 +1,560 @@
+"""Every figure of the monitor, computed from one Snapshot (pure pandas / Python).
+
+The definitions are DESIGN.md's; each function here is one of them. The season filter
+is applied here, so switching seasons runs no query. A figure whose inputs failed to
+load is None (shown as an error), never 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from itertools import groupby
+
+import pandas as pd
+
+from monitor.config import Config, Phase, Season, Table
+from monitor.snapshot import Snapshot
+
+FAILED = ("failed", "failed_cleanup")
+FINAL = ("success", "failed", "partial", "skipped", "failed_cleanup")
+
+TABLE_COLUMNS = [
+    "phase", "stage", "table", "dataset", "dates", "eligible", "pct", "remaining", "partial_dates",
+    "extra_dates", "dates_per_hour", "last_success_at", "status", "error",
+]
+PHASE_COLUMNS = [
+    "phase", "label", "tables", "expected_dates", "eligible_dates", "bootstrap_dates", "complete_dates",
+    "complete_pct", "work_pct", "gate",
+]
+RATE_COLUMNS = ["phase", "dates_per_hour", "remaining", "eta_hours", "eta_note", "window_minutes"]
+FAILURE_COLUMNS = ["processor_name", "table", "data_date", "started_at", "error_type", "error_message", "run_id", "outcome", "command"]
+STUCK_COLUMNS = ["processor_name", "table", "data_date", "started_at", "hours_running", "run_id", "command"]
+UNRESOLVED_COLUMNS = ["processor_name", "table", "data_date", "last_failed_at", "error_type", "command"]
+RANGE_COLUMNS = ["phase", "table", "season", "start", "end", "dates", "command"]
+PARTIAL_COLUMNS = ["phase", "table", "day", "rows", "expected_rows", "games"]
+HISTORY_COLUMNS = ["hour", "phase", "dates"]
+
+
+@dataclass(frozen=True)
+class Warning_:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Figures:
+    checked_at: dt.datetime
+    warehouse: str
+    window: tuple[dt.date, dt.date]
+    season: str | None
+    phases: pd.DataFrame
+    tables: pd.DataFrame
+    seasons: pd.DataFrame
+    rates: pd.DataFrame
+    failures: pd.DataFrame
+    stuck: pd.DataFrame
+    unresolved: pd.DataFrame
+    missing_ranges: pd.DataFrame
+    partial_dates: pd.DataFrame
+    rate_history: pd.DataFrame
+    warnings: tuple[Warning_, ...]
+    errors: dict[str, str] = field(default_factory=dict)
+    queries: int = 0
+    elapsed_s: float = 0.0
+    bytes_processed: int | None = None
+
+    @property
+    def computable(self) -> bool:
+        """False when the expected dates are unknown, so no gate can be judged."""
+        return "schedule" not in self.errors
+
+
+# --- dates -----------------------------------------------------------------
+
+
+def window_for(config: Config, season: Season | None) -> tuple[dt.date, dt.date]:
+    if season is None:
+        return config.start, config.end
+    return max(config.start, season.start), min(config.end, season.end)
+
+
+def _days(series: pd.Series) -> list[dt.date]:
+    return [ts.date() for ts in pd.to_datetime(series)]
+
+
+def expected_dates(schedule: pd.DataFrame, window: tuple[dt.date, dt.date]) -> dict[dt.date, int]:
+    """Final game dates inside the window, with their number of Final games."""
+    start, end = window
+    return {d: int(g) for d, g in zip(_days(schedule["day"]), schedule["games"], strict=True) if start <= d <= end and g > 0}
+
+
+def bootstrap_dates(config: Config, expected: set[dt.date] | dict, days: int) -> set[dt.date]:
+    """Expected dates in the first `days` calendar days of their season (opener = day 0)."""
+    out = set()
+    for d in expected:
+        season = config.season_of(d)
+        if season is not None and 0 <= (d - season.opener).days < days:
+            out.add(d)
+    return out
+
+
+def eligible_dates(config: Config, expected: dict[dt.date, int], phase: Phase) -> list[dt.date]:
+    boot = bootstrap_dates(config, expected, phase.bootstrap_days)
+    return sorted(set(expected) - boot)
+
+
+# --- building ----------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    config: Config
+    snap: Snapshot
+    season: Season | None
+    window: tuple[dt.date, dt.date]
+    now: dt.datetime
+    expected: dict[dt.date, int] | None
+    eligible: dict[str, list[dt.date]]
+    rows: dict[str, dict[dt.date, int]]
+    runs: pd.DataFrame | None  # runs of configured tables, season-filtered, with a `table` column
+
+
+def compute(snap: Snapshot, config: Config, season: str | None = None) -> Figures:
+    """All figures for one snapshot, narrowed to `season` (None = all); ValueError for an unknown season."""
+    chosen = config.season(season)
+    window = window_for(config, chosen)
+    errors = {name: getattr(snap, name).error for name in ("catalog", "schedule", "coverage", "runs") if getattr(snap, name).error}
+    expected = expected_dates(snap.schedule.frame, window) if snap.schedule.ok else None
+    eligible = {p.name: eligible_dates(config, expected, p) for p in config.phases} if expected is not None else {}
+    rows: dict[str, dict[dt.date, int]] = {}
+    if snap.coverage.ok:
+        cov = snap.coverage.frame
+        for key, part in cov.groupby("table", sort=False):
+            rows[str(key)] = {d: int(n) for d, n in zip(_days(part["day"]), part["rows"], strict=True) if window[0] <= d <= window[1]}
+    ctx = _Ctx(config, snap, chosen, window, snap.checked_at, expected, eligible, rows, _runs(snap, config, window))
+
+    tables = _tables(ctx)
+    phases = _phases(ctx, tables)
+    rates = _rates(ctx, tables, phases)
+    failures, stuck, unresolved = _failures(ctx), _stuck(ctx), _unresolved(ctx)
+    return Figures(
+        checked_at=snap.checked_at,
+        warehouse=snap.warehouse,
+        window=window,
+        season=chosen.name if chosen else None,
+        phases=phases,
+        tables=tables,
+        seasons=_seasons(ctx),
+        rates=rates,
+        failures=failures,
+        stuck=stuck,
+        unresolved=unresolved,
+        missing_ranges=_missing_ranges(ctx, tables),
+        partial_dates=_partial_dates(ctx),
+        rate_history=_rate_history(ctx),
+        warnings=_warnings(ctx, tables, phases, failures, stuck),
+        errors=errors,
+        queries=snap.queries,
+        elapsed_s=snap.elapsed_s,
+        bytes_processed=snap.bytes_processed,
+    )
+
+
+def _runs(snap: Snapshot, config: Config, window) -> pd.DataFrame | None:
+    if not snap.runs.ok:
+        return None
+    runs = snap.runs.frame
+    by_processor = {t.processor: t for t in config.tables}
+    runs = runs[runs["processor_name"].isin(by_processor)]
+    days = pd.to_datetime(runs["data_date"])
+    runs = runs[(days >= pd.Timestamp(window[0])) & (days <= pd.Timestamp(window[1]))].copy()
+    runs["table"] = [by_processor[p].name for p in runs["processor_name"]]
+    runs["day"] = _days(runs["data_date"])
+    runs["data_date"] = runs["day"]  # plain dates from here on: figures show days, not midnights
+    return runs
+
+
+def _table_error(ctx: _Ctx, t: Table) -> str | None:
+    if t.key in ctx.snap.errors:
+        return ctx.snap.errors[t.key]
+    if not ctx.snap.coverage.ok:
+        return f"coverage query failed: {ctx.snap.coverage.error}"
+    if ctx.expected is None:
+        return f"expected dates unknown: {ctx.snap.schedule.error}"
+    return None
+
+
+def _present(ctx: _Ctx, t: Table, phase: Phase) -> list[dt.date]:
+    have = ctx.rows.get(t.key, {})
+    return [d for d in ctx.eligible.get(phase.name, []) if have.get(d, 0) > 0]
+
+
+def _rate_per_table(ctx: _Ctx) -> dict[str, float]:
+    """Distinct eligible data_dates per hour with a success inside the rate window, per table."""
+    if ctx.runs is None:
+        return {}
+    minutes = ctx.config.thresholds.rate_window_minutes
+    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=minutes))
+    recent = ctx.runs[(ctx.runs["outcome"] == "success") & (ctx.runs["succeeded_at"] > since) & (ctx.runs["succeeded_at"] <= pd.Timestamp(ctx.now))]
+    out = {}
+    for t in ctx.config.tables:
+        eligible = set(ctx.eligible.get(ctx.config.phase_of(t).name, []))
+        days = {d for d in recent.loc[recent["table"] == t.name, "day"] if d in eligible}
+        out[t.name] = len(days) * 60 / minutes
+    return out
+
+
+def _tables(ctx: _Ctx) -> pd.DataFrame:
+    rates = _rate_per_table(ctx)
+    last = {}
+    if ctx.snap.last_success.ok:
+        last = dict(zip(ctx.snap.last_success.frame["processor_name"], ctx.snap.last_success.frame["last_success_at"], strict=True))
+    records = []
+    for phase in ctx.config.phases:
+        eligible = ctx.eligible.get(phase.name)
+        for stage_no, stage in enumerate(phase.stages, start=1):
+            for t in stage:
+                error = _table_error(ctx, t)
+                n_eligible = len(eligible) if eligible is not None else None
+                if error and ctx.expected is None or (error and not ctx.snap.coverage.ok):
+                    dates = partial = extra = None
+                else:
+                    dates = 0 if error else len(_present(ctx, t, phase))
+                    partial = 0 if error else len(_partial_of(ctx, t, phase))
+                    extra = 0 if error else len(_extra_of(ctx, t, phase))
+                status = "error" if error else _status(dates, n_eligible)
+                records.append({
+                    "phase": phase.name, "stage": stage_no, "table": t.name, "dataset": t.dataset,
+                    "dates": dates, "eligible": n_eligible,
+                    "pct": _pct(dates, n_eligible),
+                    "remaining": None if dates is None or n_eligible is None else n_eligible - dates,
+                    "partial_dates": partial, "extra_dates": extra,
+                    "dates_per_hour": rates.get(t.name) if ctx.runs is not None else None,
+                    "last_success_at": last.get(t.processor, pd.NaT),
+                    "status": status, "error": error or "",
+                })
+    frame = pd.DataFrame.from_records(records, columns=TABLE_COLUMNS)
+    for col in ("dates", "eligible", "remaining", "partial_dates", "extra_dates"):
+        frame[col] = frame[col].astype("Int64")
+    frame["last_success_at"] = pd.to_datetime(frame["last_success_at"], utc=True)
+    return frame
+
+
+def _status(dates: int, eligible: int | None) -> str:
+    if eligible and dates == eligible:
+        return "complete"
+    if dates == 0:
+        return "not_started"
+    return "in_progress"
+
+
+def _pct(part, whole) -> float | None:
+    if part is None or whole is None:
+        return None
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+def _partial_of(ctx: _Ctx, t: Table, phase: Phase) -> list[tuple[dt.date, int, int]]:
+    if not t.min_rows_per_game or ctx.expected is None:
+        return []
+    have = ctx.rows.get(t.key, {})
+    out = []
+    for d in _present(ctx, t, phase):
+        want = ctx.expected[d] * t.min_rows_per_game
+        if have[d] < want:
+            out.append((d, have[d], want))
+    return out
+
+
+def _extra_of(ctx: _Ctx, t: Table, phase: Phase) -> list[dt.date]:
+    eligible = set(ctx.eligible.get(phase.name, []))
+    return sorted(d for d, n in ctx.rows.get(t.key, {}).items() if n > 0 and d not in eligible)
+
+
+def _phases(ctx: _Ctx, tables: pd.DataFrame) -> pd.DataFrame:
+    records = []
+    for phase in ctx.config.phases:
+        rec = {"phase": phase.name, "label": phase.label, "tables": [t.name for t in phase.tables]}
+        mine = tables[tables["phase"] == phase.name]
+        if ctx.expected is None or not ctx.snap.coverage.ok:
+            rec.update(expected_dates=None if ctx.expected is None else len(ctx.expected), eligible_dates=None,
+                       bootstrap_dates=None, complete_dates=None, complete_pct=None, work_pct=None, gate=None)
+        else:
+            eligible = ctx.eligible[phase.name]
+            broken = set(mine.loc[mine["status"] == "error", "table"])
+            complete = [
+                d for d in eligible
+                if all(t.name not in broken and ctx.rows.get(t.key, {}).get(d, 0) > 0 for t in phase.tables)
+            ]
+            done = int(mine["dates"].sum())
+            slots = len(eligible) * len(phase.tables)
+            rec.update(
+                expected_dates=len(ctx.expected),
+                eligible_dates=len(eligible),
+                bootstrap_dates=len(ctx.expected) - len(eligible),
+                complete_dates=len(complete),
+                complete_pct=_pct(len(complete), len(eligible)),
+                work_pct=round(100.0 * done / slots, 1) if slots else 0.0,
+                gate="pass" if eligible and len(complete) == len(eligible) else "fail",
+            )
+        records.append(rec)
+    frame = pd.DataFrame.from_records(records, columns=PHASE_COLUMNS)
+    for col in ("expected_dates", "eligible_dates", "bootstrap_dates", "complete_dates"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def _seasons(ctx: _Ctx) -> pd.DataFrame:
+    records = []
+    seasons = [ctx.season] if ctx.season else list(ctx.config.seasons)
+    for season in seasons:
+        rec: dict = {"season": season.name}
+        if ctx.expected is None or not ctx.snap.coverage.ok:
+            rec["expected"] = None if ctx.expected is None else sum(1 for d in ctx.expected if season.contains(d))
+            for phase in ctx.config.phases:
+                rec[f"{phase.name} eligible"] = rec[f"{phase.name} complete"] = rec[f"{phase.name} %"] = None
+            records.append(rec)
+            continue
+        rec["expected"] = sum(1 for d in ctx.expected if season.contains(d))
+        for phase in ctx.config.phases:
+            eligible = [d for d in ctx.eligible[phase.name] if season.contains(d)]
+            complete = [d for d in eligible if all(_has(ctx, t, d) for t in phase.tables)]
+            rec[f"{phase.name} eligible"] = len(eligible)
+            rec[f"{phase.name} complete"] = len(complete)
+            rec[f"{phase.name} %"] = _pct(len(complete), len(eligible))
+        records.append(rec)
+    frame = pd.DataFrame.from_records(records)
+    for col in frame.columns:
+        if col == "expected" or col.endswith((" eligible", " complete")):
+            frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def _has(ctx: _Ctx, t: Table, d: dt.date) -> bool:
+    return t.key not in ctx.snap.errors and ctx.rows.get(t.key, {}).get(d, 0) > 0
+
+
+# --- rate and ETA ------------------------------------------------------------
+
+
+def _rates(ctx: _Ctx, tables: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
+    minutes = ctx.config.thresholds.rate_window_minutes
+    by_table = tables.set_index("table")
+    records = []
+    for phase, prow in zip(ctx.config.phases, phases.itertuples(), strict=True):
+        rate = _phase_rate(ctx, phase)
+        remaining = None if prow.complete_dates is pd.NA or prow.eligible_dates is pd.NA else int(prow.eligible_dates - prow.complete_dates)
+        eta, note = _eta(phase, by_table, prow, rate)
+        records.append({"phase": phase.name, "dates_per_hour": rate, "remaining": remaining,
+                        "eta_hours": eta, "eta_note": note, "window_minutes": minutes})
+    frame = pd.DataFrame.from_records(records, columns=RATE_COLUMNS)
+    frame["remaining"] = frame["remaining"].astype("Int64")
+    return frame
+
+
+def _phase_rate(ctx: _Ctx, phase: Phase) -> float | None:
+    """Distinct eligible data_dates per hour on which any table of the phase had a success."""
+    if ctx.runs is None:
+        return None
+    minutes = ctx.config.thresholds.rate_window_minutes
+    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=minutes))
+    names = [t.name for t in phase.tables]
+    r = ctx.runs
+    recent = r[(r["outcome"] == "success") & r["table"].isin(names) & (r["succeeded_at"] > since) & (r["succeeded_at"] <= pd.Timestamp(ctx.now))]
+    eligible = set(ctx.eligible.get(phase.name, []))
+    return len({d for d in recent["day"] if d in eligible}) * 60 / minutes
+
+
+def _eta(phase: Phase, tables: pd.DataFrame, prow, phase_rate: float | None) -> tuple[float | None, str]:
+    """Phase ETA in hours over its stages; (None, note) when it cannot be known."""
+    if prow.gate is None or phase_rate is None:
+        return None, "unknown"
+    if prow.eligible_dates == 0:
+        return None, "no expected dates"
+    if prow.gate == "pass":
+        return 0.0, "complete"
+    if int(tables.loc[[t.name for t in phase.tables], "dates"].sum()) == 0 and phase_rate == 0:
+        return None, "not started"
+    total, moving_rate = 0.0, None  # moving_rate: the rate of the earliest unfinished stage
+    for stage in phase.stages:
+        unfinished = [t for t in stage if tables.at[t.name, "remaining"] > 0]
+        if not unfinished:
+            continue
+        stage_hours, stage_rates = 0.0, []
+        for t in unfinished:
+            own = tables.at[t.name, "dates_per_hour"] or 0.0
+            rate = own if own > 0 else (moving_rate or 0.0)
+            if rate <= 0:
+                return None, f"stalled: {t.name}"
+            stage_hours = max(stage_hours, int(tables.at[t.name, "remaining"]) / rate)
+            stage_rates.append(rate)
+        if moving_rate is None:
+            moving_rate = min(stage_rates)
+        total += stage_hours
+    return round(total, 2), ""
+
+
+# --- runs: failures, stuck, unresolved --------------------------------------
+
+
+def backfill_command(table: Table, start: dt.date, end: dt.date) -> str:
+    return f"./bin/run_backfill.sh {table.backfill_job} --start-date {start.isoformat()} --end-date {end.isoformat()}"
+
+
+def _command_for(ctx: _Ctx, table_name: str, day: dt.date) -> str:
+    table = next(t for t in ctx.config.tables if t.name == table_name)
+    return backfill_command(table, day, day)
+
+
+def _empty(columns) -> pd.DataFrame:
+    return pd.DataFrame(columns=columns)
+
+
+def _failures(ctx: _Ctx) -> pd.DataFrame | None:
+    if ctx.runs is None:
+        return None
+    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=ctx.config.thresholds.failure_window_minutes))
+    r = ctx.runs
+    failed = r[r["outcome"].isin(FAILED) & (r["started_at"] > since)].sort_values("started_at", ascending=False, kind="stable")
+    if failed.empty:
+        return _empty(FAILURE_COLUMNS)
+    failed = failed.assign(command=[_command_for(ctx, t, d) for t, d in zip(failed["table"], failed["day"], strict=True)])
+    return failed[FAILURE_COLUMNS].reset_index(drop=True)
+
+
+def _stuck(ctx: _Ctx) -> pd.DataFrame | None:
+    if ctx.runs is None:
+        return None
+    before = pd.Timestamp(ctx.now - dt.timedelta(minutes=ctx.config.thresholds.stuck_after_minutes))
+    r = ctx.runs
+    stuck = r[(r["outcome"] == "running") & (r["started_at"] < before)].sort_values("started_at", kind="stable")
+    if stuck.empty:
+        return _empty(STUCK_COLUMNS)
+    stuck = stuck.assign(
+        hours_running=[round((ctx.now - ts).total_seconds() / 3600, 1) for ts in stuck["started_at"]],
+        command=[_command_for(ctx, t, d) for t, d in zip(stuck["table"], stuck["day"], strict=True)],
+    )
+    return stuck[STUCK_COLUMNS].reset_index(drop=True)
+
+
+def _unresolved(ctx: _Ctx) -> pd.DataFrame | None:
+    """(processor, data_date) whose latest run with a final outcome failed, inside the failure window."""
+    if ctx.runs is None:
+        return None
+    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=ctx.config.thresholds.failure_window_minutes))
+    r = ctx.runs[ctx.runs["outcome"].isin(FINAL)].sort_values("started_at", kind="stable")
+    latest = r.groupby(["processor_name", "data_date"], sort=False).tail(1)
+    bad = latest[latest["outcome"].isin(FAILED) & (latest["started_at"] > since)].sort_values("started_at", ascending=False)
+    if bad.empty:
+        return _empty(UNRESOLVED_COLUMNS)
+    bad = bad.assign(
+        last_failed_at=bad["started_at"],
+        command=[_command_for(ctx, t, d) for t, d in zip(bad["table"], bad["day"], strict=True)],
+    )
+    return bad[UNRESOLVED_COLUMNS].reset_index(drop=True)
+
+
+# --- missing ranges, partial dates, history ---------------------------------
+
+
+def missing_ranges(eligible: list[dt.date], present: set[dt.date], season_of) -> list[tuple[dt.date, dt.date, int]]:
+    """Missing eligible dates as (start, end, count): consecutive in eligible order, split at seasons."""
+    out = []
+    keyed = [(d, d in present, season_of(d)) for d in sorted(eligible)]
+    run_id = 0
+    groups = []
+    prev = None
+    for d, ok, season in keyed:
+        if ok or (prev is not None and season != prev):
+            run_id += 1
+        if not ok:
+            groups.append((run_id, d))
+        prev = season
+    for _, items in groupby(groups, key=lambda x: x[0]):
+        days = [d for _, d in items]
+        out.append((days[0], days[-1], len(days)))
+    return out
+
+
+def _missing_ranges(ctx: _Ctx, tables: pd.DataFrame) -> pd.DataFrame:
+    if ctx.expected is None or not ctx.snap.coverage.ok:
+        return _empty(RANGE_COLUMNS)
+    records = []
+    season_name = lambda d: (s.name if (s := ctx.config.season_of(d)) else "")  # noqa: E731
+    for phase in ctx.config.phases:
+        for t in phase.tables:
+            present = set(_present(ctx, t, phase)) if t.key not in ctx.snap.errors else set()
+            for start, end, n in missing_ranges(ctx.eligible[phase.name], present, season_name):
+                records.append({"phase": phase.name, "table": t.name, "season": season_name(start), "start": start,
+                                "end": end, "dates": n, "command": backfill_command(t, start, end)})
+    return pd.DataFrame.from_records(records, columns=RANGE_COLUMNS)
+
+
+def _partial_dates(ctx: _Ctx) -> pd.DataFrame:
+    if ctx.expected is None or not ctx.snap.coverage.ok:
+        return _empty(PARTIAL_COLUMNS)
+    records = [
+        {"phase": p.name, "table": t.name, "day": d, "rows": have, "expected_rows": want, "games": ctx.expected[d]}
+        for p in ctx.config.phases for t in p.tables for d, have, want in _partial_of(ctx, t, p)
+    ]
+    return pd.DataFrame.from_records(records, columns=PARTIAL_COLUMNS)
+
+
+def _rate_history(ctx: _Ctx) -> pd.DataFrame:
+    """Distinct eligible dates finished per hour and phase over the run-history window."""
+    if ctx.runs is None:
+        return _empty(HISTORY_COLUMNS)
+    hours = ctx.config.thresholds.history_hours
+    end = pd.Timestamp(ctx.now).floor("h")
+    grid = pd.date_range(end=end, periods=hours, freq="h", tz="UTC")
+    r = ctx.runs[(ctx.runs["outcome"] == "success") & ctx.runs["succeeded_at"].notna()]
+    r = r[(r["succeeded_at"] > grid[0]) & (r["succeeded_at"] <= pd.Timestamp(ctx.now))]
+    records = []
+    for phase in ctx.config.phases:
+        eligible = set(ctx.eligible.get(phase.name, []))
+        mine = r[r["table"].isin([t.name for t in phase.tables])]
+        mine = mine[mine["day"].isin(list(eligible))]
+        counts = mine.assign(hour=mine["succeeded_at"].dt.floor("h")).groupby("hour")["day"].nunique()
+        for hour in grid:
+            records.append({"hour": hour, "phase": phase.name, "dates": int(counts.get(hour, 0))})
+    return pd.DataFrame.from_records(records, columns=HISTORY_COLUMNS)
+
+
+# --- warnings ------------------------------------------------------------------
+
+
+def _warnings(ctx: _Ctx, tables, phases, failures, stuck) -> tuple[Warning_, ...]:
+    """The usage guide's "What's a Problem", as codes and one-line messages."""
+    th = ctx.config.thresholds
+    out = []
+    last = ctx.snap.last_success.frame if ctx.snap.last_success.ok else None
+    for phase, prow in zip(ctx.config.phases, phases.itertuples(), strict=True):
+        if prow.gate != "fail":
+            continue
+        mine = tables[tables["phase"] == phase.name]
+        started = int(mine["dates"].sum()) > 0
+        if last is not None and started:
+            procs = [t.processor for t in phase.tables]
+            latest = last.loc[last["processor_name"].isin(procs), "last_success_at"].max()
+            if pd.isna(latest) or latest < pd.Timestamp(ctx.now - dt.timedelta(minutes=th.rate_window_minutes)):
+                since = "never" if pd.isna(latest) else f"last at {latest:%Y-%m-%d %H:%M} UTC"
+                out.append(Warning_("no_recent_success", f"{phase.name}: {prow.eligible_dates - prow.complete_dates} dates remaining "
+                                    f"and no successful run for over {_minutes(th.rate_window_minutes)} ({since})"))
+        first = {t.name for t in phase.stages[0]}
+        if (mine.loc[mine["table"].isin(first), "remaining"] == 0).all():
+            ok = mine[mine["status"] != "error"]
+            spread = int(ok["dates"].max() - ok["dates"].min()) if len(ok) else 0
+            if spread > th.max_date_spread:
+                out.append(Warning_("date_spread", f"{phase.name}: table date counts differ by {spread} "
+                                    f"(more than {th.max_date_spread}): {ok['dates'].min()}..{ok['dates'].max()}"))
+    if failures is not None and len(failures) > th.many_failures:
+        out.append(Warning_("many_failures", f"{len(failures)} failed runs in the last {_minutes(th.failure_window_minutes)} "
+                            f"(more than {th.many_failures})"))
+    if stuck is not None and len(stuck):
+        out.append(Warning_("stuck_runs", f"{len(stuck)} run(s) still running after {_minutes(th.stuck_after_minutes)}"))
+    return tuple(out)
+
+
+def _minutes(m: int) -> str:
+    return f"{m // 60} h" if m % 60 == 0 else f"{m} min"

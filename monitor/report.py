@@ -1,0 +1,77 @@
+"""The JSON contract of DESIGN.md, built from Figures (the terminal and tests read this)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pandas as pd
+
+from monitor.progress import Figures
+
+
+def _value(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return _iso(v.to_pydatetime())
+    if isinstance(v, dt.datetime):
+        return _iso(v)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if hasattr(v, "item"):  # numpy scalars
+        return _value(v.item())
+    return v
+
+
+def _iso(ts: dt.datetime) -> str:
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=dt.UTC)
+    return ts.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _records(frame: pd.DataFrame | None, columns: list[str], rename: dict | None = None) -> list[dict] | None:
+    if frame is None:
+        return None
+    rename = rename or {}
+    return [{rename.get(c, c): _value(row[c]) for c in columns} for _, row in frame.iterrows()]
+
+
+def to_json(fig: Figures, config) -> dict:
+    phases = [
+        {
+            "name": r["phase"], "tables": list(r["tables"]),
+            **{k: _value(r[k]) for k in ("expected_dates", "eligible_dates", "bootstrap_dates", "complete_dates", "work_pct", "gate")},
+        }
+        for _, r in fig.phases.iterrows()
+    ]
+    tables = _records(fig.tables, ["phase", "table", "dates", "eligible", "pct", "partial_dates", "extra_dates",
+                                   "dates_per_hour", "last_success_at", "status", "error"])
+    for t in tables:
+        t["error"] = t["error"] or None
+    seasons = []
+    for _, r in fig.seasons.iterrows():
+        seasons.append({
+            "season": r["season"], "expected": _value(r["expected"]),
+            "phases": {p.name: {"eligible": _value(r[f"{p.name} eligible"]), "complete": _value(r[f"{p.name} complete"])}
+                       for p in config.phases},
+        })
+    return {
+        "checked_at": _iso(fig.checked_at),
+        "warehouse": fig.warehouse,
+        "window": {"start": fig.window[0].isoformat(), "end": fig.window[1].isoformat()},
+        "season": fig.season,
+        "phases": phases,
+        "tables": tables,
+        "seasons": seasons,
+        "rates": _records(fig.rates, ["phase", "dates_per_hour", "remaining", "eta_hours", "eta_note"]),
+        "failures": _records(fig.failures, ["processor_name", "data_date", "started_at", "error_type", "error_message", "run_id"]),
+        "stuck": _records(fig.stuck, ["processor_name", "data_date", "started_at", "run_id"]),
+        "unresolved": _records(fig.unresolved, ["processor_name", "data_date", "last_failed_at", "error_type"]),
+        "warnings": [{"code": w.code, "message": w.message} for w in fig.warnings],
+        "meta": {"queries": fig.queries, "elapsed_s": fig.elapsed_s, "bytes_processed": fig.bytes_processed,
+                 "errors": dict(fig.errors)},
+    }

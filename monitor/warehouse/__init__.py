@@ -1,0 +1,57 @@
+"""Open a warehouse from its URL: `demo`, `duckdb:PATH`, `duckdb:///ABS/PATH` (BigQuery: next engine)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from monitor.warehouse.base import QueryError, Result, Warehouse, WarehouseError
+
+WAREHOUSE_ENV = "BACKFILL_WAREHOUSE"
+DEFAULT_WAREHOUSE = "demo"
+
+__all__ = ["QueryError", "Result", "Warehouse", "WarehouseError", "open_warehouse", "warehouse_url"]
+
+
+def warehouse_url(url: str | None = None) -> str:
+    return url or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE
+
+
+def open_warehouse(
+    url: str | None = None,
+    *,
+    progress: Callable[[float, str], None] | None = None,
+    now: dt.datetime | None = None,
+) -> Warehouse:
+    """The engine for `url` (default $BACKFILL_WAREHOUSE, else the demo); WarehouseError if it can't be used."""
+    url = warehouse_url(url)
+    if url == "demo":
+        from monitor.warehouse.demo import open_demo
+
+        return open_demo(progress=progress, now=now)
+    scheme = urlsplit(url).scheme
+    if scheme == "duckdb":
+        from monitor.warehouse.duckdb import DuckDBWarehouse
+
+        return DuckDBWarehouse(_duckdb_path(url))
+    if scheme == "bigquery":
+        raise WarehouseError("the BigQuery engine is not available in this build yet")
+    raise WarehouseError(f"unknown warehouse {url!r}: use demo, duckdb:PATH or bigquery://PROJECT")
+
+
+def _duckdb_path(url: str) -> Path:
+    rest = url[len("duckdb:"):]
+    if rest.startswith("//"):
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise WarehouseError(f"duckdb URL must name a local file: {url!r}")
+        rest = parts.path
+    if not rest:
+        raise WarehouseError("duckdb URL needs a file path, e.g. duckdb:warehouse.duckdb")
+    path = Path(rest).expanduser()
+    if not path.is_file():
+        raise WarehouseError(f"DuckDB file not found: {path}")
+    return path

@@ -1,0 +1,95 @@
+"""DuckDB engine: a DuckDB file in which each BigQuery dataset is a schema.
+
+The SQL arrives in BigQuery Standard SQL and is transpiled once per text with sqlglot.
+A user's file is opened read-only; so is the demo file (only monitor.demo writes it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from monitor.warehouse.base import QueryError, Result, WarehouseError, ensure_read_only, one_line, quoted
+
+
+@functools.lru_cache(maxsize=64)
+def to_duckdb(sql: str) -> str:
+    """BigQuery SQL to DuckDB SQL; BigQuery's INFORMATION_SCHEMA.COLUMNS becomes DuckDB's information_schema.columns."""
+    ensure_read_only(sql)
+    tree = sqlglot.parse_one(sql, read="bigquery")
+    for table in tree.find_all(exp.Table):
+        if table.name.lower() == "information_schema.columns":
+            table.replace(exp.table_("columns", db="information_schema", alias=table.alias or None))
+    return tree.sql(dialect="duckdb")
+
+
+class DuckDBWarehouse:
+    """One read-only connection per process; each query gets its own cursor, so threads may share it."""
+
+    def __init__(self, path: Path, *, label: str | None = None, on_query: Callable[[Any, dt.datetime], None] | None = None):
+        self.path = Path(path)
+        self.label = label or f"duckdb:{self.path}"
+        self._on_query = on_query  # the demo sets its clock on each cursor
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._inode: int | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        if not self.path.is_file():
+            raise WarehouseError(f"DuckDB file not found: {self.path}")
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open DuckDB file {self.path}: {one_line(exc)}") from None
+        self._inode = os.stat(self.path).st_ino
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the current file; reopens when the file was replaced (demo restart)."""
+        with self._lock:
+            try:
+                replaced = os.stat(self.path).st_ino != self._inode
+            except FileNotFoundError:
+                raise QueryError(f"DuckDB file is gone: {self.path}") from None
+            if replaced or self._con is None:
+                self.close()
+                self._connect()
+            return self._con.cursor()
+
+    def table_ref(self, dataset: str, table: str) -> str:
+        return quoted(dataset, table)
+
+    def columns_ref(self, dataset: str) -> str:
+        return "INFORMATION_SCHEMA.COLUMNS"  # DuckDB has one catalog; the query filters on table_schema
+
+    def query(self, sql: str, params: dict[str, Any], *, now: dt.datetime, deadline_s: float) -> Result:
+        text = to_duckdb(sql)
+        cur = self._cursor()
+        timer = threading.Timer(deadline_s, cur.interrupt)
+        try:
+            if self._on_query:
+                self._on_query(cur, now)
+            timer.start()
+            frame = cur.execute(text, params).fetch_df()
+        except duckdb.InterruptException:
+            raise QueryError(f"query exceeded its deadline of {deadline_s:g} s") from None
+        except duckdb.Error as exc:
+            raise QueryError(one_line(exc)) from None
+        finally:
+            timer.cancel()
+            cur.close()
+        return Result(frame)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None

@@ -1,0 +1,41 @@
+"""ETA over stages, with its notes, on Phase B of the small pipeline (eligible 05 08 16 23; stages [b1], [b2])."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor import progress, snapshot
+from monitor.warehouse.duckdb import DuckDBWarehouse
+from tests.test_progress import NOW, SCHEDULE, row
+from tests.warehouse_builder import build, run
+
+ALL = {"2024-01-05": 1, "2024-01-08": 1, "2024-01-16": 1, "2024-01-23": 1}
+TWO = {"2024-01-05": 1, "2024-01-08": 1}
+
+
+def b1_success(run_id: str, day: str) -> list[dict]:
+    return run("B1Processor", run_id, day, "2024-02-01T11:30:00", "success", "2024-02-01T11:40:00")
+
+
+@pytest.mark.parametrize("b1, b2, runs, eta, note", [
+    # b1: 2 left at 1/h = 2 h; b2 waits on b1's stage, so it is estimated at that rate: 4 left / 1/h = 4 h.
+    pytest.param(TWO, {}, b1_success("r1", "2024-01-08"), 6.0, "", id="waiting-stage-uses-earlier-stage-rate"),
+    # b1 should be moving (it is the first stage) but had no success in the last hour.
+    pytest.param(TWO, {}, [], None, "stalled: b1", id="stalled"),
+    # b1 done; b2 has work left and no rate: b2 is stalled.
+    pytest.param(ALL, TWO, [], None, "stalled: b2", id="stalled-second-stage"),
+    pytest.param({}, {}, [], None, "not started", id="not-started"),
+    pytest.param(ALL, ALL, [], 0.0, "complete", id="complete"),
+    # no rows yet but activity in the window: moving, not "not started" (a success on Jan 5 that wrote nothing yet).
+    pytest.param({}, {}, b1_success("r1", "2024-01-05"), 8.0, "", id="activity-before-rows"),
+])
+def test_phase_b_eta(tmp_path, cfg, b1, b2, runs, eta, note):
+    tables = {"ana.a1": ("game_date", {}), "ana.a2": ("game_date", {}),
+              "pre.b1": ("analysis_date", b1), "pre.b2": ("cache_date", b2)}
+    path = build(tmp_path / "w.duckdb", schedule=("raw", "schedule"), schedule_rows=SCHEDULE, tables=tables,
+                 runs=("ref", "run_history"), run_rows=runs)
+    wh = DuckDBWarehouse(path)
+    fig = progress.compute(snapshot.fetch(cfg, wh, now=NOW), cfg)
+    wh.close()
+    r = row(fig.rates, phase="Phase B")
+    assert (r["eta_hours"], r["eta_note"]) == (eta, note)
