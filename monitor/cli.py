@@ -7,13 +7,16 @@ Exit codes: 0 ok; 1 a gate failed (--check); 2 bad input (one line on stderr);
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import sys
+import time
 
 from monitor import config as config_mod
-from monitor import progress, report, snapshot
-from monitor.config import ConfigError
-from monitor.warehouse import WarehouseError, open_warehouse
+from monitor import progress, report, snapshot, text
+from monitor.config import Config, ConfigError
+from monitor.warehouse import Warehouse, WarehouseError, open_warehouse
 
 EXAMPLES = """\
 examples:
@@ -49,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--season", metavar="YYYY-YY", help="filter by season, e.g. 2023-24 (default: all)")
     p.add_argument("--config", metavar="PATH", help="pipeline config TOML (default: $BACKFILL_CONFIG or the NBA pipeline)")
     p.add_argument("--warehouse", metavar="URL", help="demo | duckdb:PATH | bigquery://PROJECT (default: $BACKFILL_WAREHOUSE or demo)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text",
+                   help="text (the report), json (the figures), or csv: one long table with a `section` column "
+                        "(phases, tables, seasons, rates, failures) and that section's fields as columns")
     p.add_argument("--check", nargs="?", const="", metavar="PHASE",
                    help="exit 0 when the gates (all, or PHASE's) pass, 1 when one fails, 3 when unknown")
     return p
@@ -88,18 +93,74 @@ def main(argv: list[str] | None = None) -> int:
     except (WarehouseError, ValueError) as exc:
         return _fail(str(exc))
     try:
+        if args.continuous:
+            return _continuous(args, cfg, wh)
         fig = progress.compute(snapshot.fetch(cfg, wh, now), cfg, args.season)
+        sys.stdout.write(_output(args, cfg, fig) + "\n")
     finally:
         wh.close()
-    if args.format == "json":
-        print(json.dumps(report.to_json(fig, cfg), indent=2, ensure_ascii=False))
-    else:
-        from monitor.text import render
-
-        print(render(fig, cfg, detailed=args.detailed, failures_only=args.failures_only))
     if args.check is not None:
         return gate_exit(fig, args.check or None)
     return 0
+
+
+def _output(args, cfg: Config, fig: progress.Figures, notice: str | None = None) -> str:
+    if args.format == "json":
+        return json.dumps(report.to_json(fig, cfg), indent=2, ensure_ascii=False)
+    if args.format == "csv":
+        return report.to_csv_frame(fig, cfg).to_csv(index=False).rstrip("\n")
+    return text.render(fig, cfg, detailed=args.detailed, failures_only=args.failures_only,
+                       glyphs=text.glyphs_for(sys.stdout.encoding), style=_style(), notice=notice)
+
+
+def _colour_wanted() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+_COLOURS = {"good": "\x1b[32m", "bad": "\x1b[31m"}
+
+
+def _style():
+    if not _colour_wanted():
+        return text.no_style
+    return lambda s, kind: f"{_COLOURS[kind]}{s}\x1b[0m" if kind in _COLOURS else s
+
+
+def _continuous(args, cfg: Config, wh: Warehouse) -> int:
+    """Redraw every --interval seconds, counted from the end of the previous cycle; Ctrl+C stops with exit 0.
+
+    When the warehouse fails, the last good figures stay, with the error and the time they are from.
+    """
+    last_good: progress.Figures | None = None
+    redraw = _colour_wanted()  # in place on a terminal; appended with a rule when piped
+    try:
+        while True:
+            fig, notice = _cycle(cfg, wh, args.season)
+            if fig is not None and not fig.errors:
+                last_good = fig
+            elif last_good is not None:
+                reason = notice or "; ".join(f"{k}: {v}" for k, v in fig.errors.items())
+                notice = f"warehouse error at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC: {reason}. " \
+                         f"Showing the last good figures, from {last_good.checked_at:%H:%M:%S} UTC."
+                fig = last_good
+            body = _output(args, cfg, fig, notice) if fig is not None else f"error: {notice}"
+            footer = f"Next refresh in {args.interval} s (Ctrl+C to stop)"
+            if redraw:
+                sys.stdout.write("\x1b[H\x1b[2J" + body + "\n" + footer + "\n")
+            else:
+                sys.stdout.write(body + "\n" + footer + "\n\n")
+            sys.stdout.flush()
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        sys.stdout.write("\nStopped.\n")
+        return 0
+
+
+def _cycle(cfg: Config, wh: Warehouse, season: str | None) -> tuple[progress.Figures | None, str | None]:
+    try:
+        return progress.compute(snapshot.fetch(cfg, wh), cfg, season), None
+    except Exception as exc:  # keep going: the next cycle may succeed
+        return None, f"{exc.__class__.__name__}: {exc}"
 
 
 def gate_exit(fig: progress.Figures, phase: str | None) -> int:

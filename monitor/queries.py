@@ -43,10 +43,10 @@ def catalog(config: Config, wh: Warehouse) -> Query:
 def coverage(config: Config, wh: Warehouse, tables: list[Table], include_schedule: bool = True) -> Query:
     """Per source and date inside the window: Final games (schedule) or row counts (tables)."""
     s = config.schedule
-    params: dict[str, Any] = {"start": config.start, "end": config.end, "final_status": s.final_status}
+    params: dict[str, Any] = {"start": config.start, "end": config.end}
     branches = []
     if include_schedule:
-        params["source_schedule"] = s.key
+        params.update(source_schedule=s.key, final_status=s.final_status)
         branches.append(
             f"SELECT @source_schedule AS source, {checked(s.date_column)} AS day, "
             f"COUNT(DISTINCT {checked(s.game_id_column)}) AS n\n"

@@ -75,3 +75,29 @@ def to_json(fig: Figures, config) -> dict:
         "meta": {"queries": fig.queries, "elapsed_s": fig.elapsed_s, "bytes_processed": fig.bytes_processed,
                  "errors": dict(fig.errors)},
     }
+
+
+CSV_SECTIONS = ("phases", "tables", "seasons", "rates", "failures")
+
+
+def to_csv_frame(fig: Figures, config) -> pd.DataFrame:
+    """The JSON's figures as one long table with a `section` column (phases, tables, seasons, rates, failures).
+
+    Seasons come one row per (season, phase); a phase's table list is joined with spaces.
+    """
+    doc = to_json(fig, config)
+    rows: list[dict] = []
+    for p in doc["phases"]:
+        rows.append({"section": "phases", **p, "tables": " ".join(p["tables"])})
+    rows += [{"section": "tables", **t} for t in doc["tables"]]
+    for s in doc["seasons"]:
+        for phase, v in s["phases"].items():
+            rows.append({"section": "seasons", "season": s["season"], "expected": s["expected"], "phase": phase, **v})
+    rows += [{"section": "rates", **r} for r in doc["rates"] or []]
+    rows += [{"section": "failures", **f} for f in doc["failures"] or []]
+    frame = pd.DataFrame.from_records(rows)
+    for col in frame.columns:  # counts stay integers despite the gaps other sections leave
+        values = [r[col] for r in rows if r.get(col) is not None]
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            frame[col] = frame[col].astype("Int64")
+    return frame

@@ -1,0 +1,129 @@
+"""The terminal twin's contract: output formats, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from monitor import cli
+from tests.test_progress import COVERAGE, NOW, RUNS, SCHEDULE
+from tests.warehouse_builder import build
+
+HERE = Path(__file__).parent
+SMALL = str(HERE / "small_pipeline.toml")
+ALL_A = {d: 9 for d in ("2024-01-02", "2024-01-03", "2024-01-05", "2024-01-08", "2024-01-16", "2024-01-20", "2024-01-21", "2024-01-23")}
+ALL_B = {d: 9 for d in ("2024-01-05", "2024-01-08", "2024-01-16", "2024-01-23")}
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch):
+    monkeypatch.setenv("BACKFILL_NOW", NOW.isoformat())
+
+
+@pytest.fixture(scope="module")
+def small_wh(tmp_path_factory) -> str:
+    path = build(tmp_path_factory.mktemp("cli") / "small.duckdb", schedule=("raw", "schedule"), schedule_rows=SCHEDULE,
+                 tables=COVERAGE, runs=("ref", "run_history"), run_rows=RUNS)
+    return f"duckdb:{path}"
+
+
+def _warehouse(tmp_path, a, b, *, schedule=True) -> str:
+    tables = {"ana.a1": ("game_date", a), "ana.a2": ("game_date", a), "pre.b1": ("analysis_date", b), "pre.b2": ("cache_date", b)}
+    path = build(tmp_path / "w.duckdb", schedule=("raw", "schedule") if schedule else ("raw", "other"),
+                 schedule_rows=SCHEDULE, tables=tables, runs=("ref", "run_history"), run_rows=[])
+    return f"duckdb:{path}"
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_is_the_contract(capsys, small_wh):
+    code, out, err = run(capsys, "--config", SMALL, "--warehouse", small_wh, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and err == ""
+    assert doc["checked_at"] == "2024-02-01T12:00:00Z"
+    assert [(p["name"], p["complete_dates"], p["eligible_dates"]) for p in doc["phases"]] == [("Phase A", 3, 8), ("Phase B", 1, 4)]
+    assert doc["meta"]["queries"] <= 4
+
+
+def test_csv_round_trips_to_the_json_figures(capsys, small_wh):
+    _, out, _ = run(capsys, "--config", SMALL, "--warehouse", small_wh, "--format", "csv")
+    _, js, _ = run(capsys, "--config", SMALL, "--warehouse", small_wh, "--format", "json")
+    doc, frame = json.loads(js), pd.read_csv(io.StringIO(out))
+    assert set(frame["section"]) == {"phases", "tables", "seasons", "rates", "failures"}
+    tables = frame[frame["section"] == "tables"].set_index("table")
+    for t in doc["tables"]:
+        assert tables.at[t["table"], "dates"] == t["dates"]
+        assert tables.at[t["table"], "status"] == t["status"]
+    phases = frame[frame["section"] == "phases"].set_index("name")
+    for p in doc["phases"]:
+        assert phases.at[p["name"], "complete_dates"] == p["complete_dates"]
+        assert phases.at[p["name"], "work_pct"] == p["work_pct"]
+    seasons = frame[frame["section"] == "seasons"]
+    got = {(r.season, r.phase): (r.eligible, r.complete) for r in seasons.itertuples()}
+    want = {(s["season"], ph): (v["eligible"], v["complete"]) for s in doc["seasons"] for ph, v in s["phases"].items()}
+    assert got == want
+    failures = frame[frame["section"] == "failures"]
+    assert list(failures["run_id"]) == [f["run_id"] for f in doc["failures"]]
+
+
+@pytest.mark.parametrize("a, b, check, code", [
+    (ALL_A, ALL_B, None, 0),
+    (ALL_A, ALL_B, "Phase B", 0),
+    (ALL_A, {}, "Phase A", 0),    # only Phase A complete: its gate passes
+    (ALL_A, {}, "Phase B", 1),
+    (ALL_A, {}, None, 1),
+    ({}, {}, None, 1),
+])
+def test_check_exit_codes(tmp_path, capsys, a, b, check, code):
+    args = ["--config", SMALL, "--warehouse", _warehouse(tmp_path, a, b), "--check"] + ([check] if check else [])
+    assert run(capsys, *args)[0] == code
+
+
+def test_check_is_3_when_the_figures_cannot_be_computed(tmp_path, capsys):
+    code, out, _ = run(capsys, "--config", SMALL, "--warehouse", _warehouse(tmp_path, ALL_A, ALL_B, schedule=False), "--check")
+    assert code == 3
+    assert "table not found: raw.schedule" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--season", "1999-00"], "unknown season '1999-00'; valid seasons: 2023-24, 2024-25"),
+    (["--interval", "0"], "--interval must be a positive number"),
+    (["--warehouse", "ftp://x"], "unknown warehouse 'ftp://x'"),
+    (["--warehouse", "duckdb:/nonexistent/file.duckdb"], "DuckDB file not found"),
+    (["--check", "Phase Z"], "unknown phase 'Phase Z'"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, small_wh, args, message):
+    full = ["--config", SMALL, "--warehouse", small_wh, *args] if "--warehouse" not in args else ["--config", SMALL, *args]
+    code, out, err = run(capsys, *full)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path, capsys, small_wh):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(Path(SMALL).read_text().replace("bootstrap_days = 2", "bootstrap_days = -2"))
+    code, _, err = run(capsys, "--config", str(bad), "--warehouse", small_wh)
+    assert code == 2 and "phases[1].bootstrap_days: must be >= 0" in err and err.count("\n") == 1
+
+
+def test_python_dash_m_unknown_flag_is_one_line_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "monitor", "--bogus"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "unrecognized arguments: --bogus" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_shows_the_guides_examples():
+    out = cli.build_parser().format_help()
+    for example in ("--continuous --interval 60", "--season 2023-24 --detailed", "--failures-only", "--format json"):
+        assert example in out
