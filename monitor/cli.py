@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.continuous:
             return _continuous(args, cfg, wh)
         fig = progress.compute(snapshot.fetch(cfg, wh, now), cfg, args.season)
-        sys.stdout.write(_output(args, cfg, fig) + "\n")
+        _write(_output(args, cfg, fig) + "\n")
     finally:
         wh.close()
     if args.check is not None:
@@ -111,6 +111,13 @@ def _output(args, cfg: Config, fig: progress.Figures, notice: str | None = None)
         return report.to_csv_frame(fig, cfg).to_csv(index=False).rstrip("\n")
     return text.render(fig, cfg, detailed=args.detailed, failures_only=args.failures_only,
                        glyphs=text.glyphs_for(sys.stdout.encoding), style=_style(), notice=notice)
+
+
+def _write(text_out: str) -> None:
+    """Write to stdout; characters its encoding cannot show (warehouse text, say) become '?'."""
+    encoding = sys.stdout.encoding or "ascii"
+    sys.stdout.write(text_out.encode(encoding, "replace").decode(encoding))
+    sys.stdout.flush()
 
 
 def _colour_wanted() -> bool:
@@ -145,11 +152,7 @@ def _continuous(args, cfg: Config, wh: Warehouse) -> int:
                 fig = last_good
             body = _output(args, cfg, fig, notice) if fig is not None else f"error: {notice}"
             footer = f"Next refresh in {args.interval} s (Ctrl+C to stop)"
-            if redraw:
-                sys.stdout.write("\x1b[H\x1b[2J" + body + "\n" + footer + "\n")
-            else:
-                sys.stdout.write(body + "\n" + footer + "\n\n")
-            sys.stdout.flush()
+            _write(("\x1b[H\x1b[2J" if redraw else "") + body + "\n" + footer + ("\n" if redraw else "\n\n"))
             time.sleep(args.interval)
     except KeyboardInterrupt:
         sys.stdout.write("\nStopped.\n")

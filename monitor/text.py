@@ -28,6 +28,7 @@ class Glyphs:
     marks: dict[str, str]
     phase_icons: tuple[str, ...]
     icons: dict[str, str]
+    sep: str
 
 
 UNICODE = Glyphs(
@@ -36,18 +37,20 @@ UNICODE = Glyphs(
     ("🔵", "🟣", "🟢", "🟠"),
     {"title": "🔍 ", "target": "📅 ", "checked": "⏰ ", "season": "🏀 ", "overall": "📊 ", "tables": "📋 ",
      "seasons": "🗓️  ", "rate": "⚡ ", "ok": "✅ ", "warn": "⚠️  ", "fail": "❌ ", "stuck": "⏸️  ", "done": "🎉 "},
+    "·",
 )
 ASCII = Glyphs(
     "#", "-",
     {"complete": "[ok]", "in_progress": "[..]", "not_started": "[  ]", "error": "[!!]"},
     ("*", "*", "*", "*"),
     {k: "" for k in UNICODE.icons} | {"ok": "[ok] ", "warn": "[!] ", "fail": "[x] ", "stuck": "[stuck] ", "done": ""},
+    "-",
 )
 
 
 def glyphs_for(encoding: str | None) -> Glyphs:
     """Unicode marks when `encoding` can show them, else ASCII."""
-    sample = "█░✅⏳⬜❌🔵🟣🔍📅⏰🗓️⚡⚠️⏸️🎉🏀📊📋"
+    sample = "█░✅⏳⬜❌🔵🟣🔍📅⏰🗓️⚡⚠️⏸️🎉🏀📊📋·"
     try:
         sample.encode(encoding or "ascii")
     except (UnicodeEncodeError, LookupError):
@@ -139,7 +142,7 @@ def render(
             gate = " " + style(g.marks["complete"], "good") if p["gate"] == "pass" else ""
             of = "eligible dates" if _some(p["bootstrap_dates"]) else "dates"
             out.append(f"{icon[p['phase']]} {p['phase']} ({p['label']}): {_n(p['complete_dates'])}/{_n(p['eligible_dates'])} "
-                       f"{of} complete ({_n(p['complete_pct'], '{:.1f}')}%){gate} · work done {_n(p['work_pct'], '{:.1f}')}%")
+                       f"{of} complete ({_n(p['complete_pct'], '{:.1f}')}%){gate} {g.sep} work done {_n(p['work_pct'], '{:.1f}')}%")
             out.append(f"   {bar(p['complete_pct'], g)} {_n(p['complete_pct'], '{:.1f}')}%")
             if _some(p["bootstrap_dates"]):
                 phase = next(x for x in config.phases if x.name == p["phase"])

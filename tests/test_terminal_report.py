@@ -1,0 +1,111 @@
+"""Golden outputs of the text report for the usage guide's two example states, and --continuous end to end.
+
+Regenerate the golden files after a deliberate change with: UPDATE_GOLDEN=1 pytest tests/test_terminal_report.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from monitor import cli, config, fixtures
+
+GOLDEN = Path(__file__).parent / "golden"
+NOW = dt.datetime(2025, 11, 30, 14, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def states(tmp_path_factory):
+    base = tmp_path_factory.mktemp("states")
+    return {s: fixtures.guide_state(base / f"{s}.duckdb", config.load(), s, NOW) for s in ("complete", "start")}
+
+
+def report(path: Path, *args: str, encoding: str = "utf-8") -> tuple[int, str]:
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="\n")
+    with redirect_stdout(out):
+        code = cli.main(["--warehouse", f"duckdb:{path}", *args])
+    out.flush()
+    return code, raw.getvalue().decode(encoding).replace(str(path), "<warehouse>")
+
+
+@pytest.mark.parametrize("state, args, name", [
+    ("complete", [], "complete"),
+    ("complete", ["--detailed"], "complete_detailed"),
+    ("start", [], "start"),
+    ("start", ["--detailed"], "start_detailed"),
+    ("start", ["--season", "2023-24", "--detailed"], "start_2023-24_detailed"),
+    ("complete", ["--season", "2023-24"], "complete_2023-24"),
+    ("start", ["--failures-only"], "start_failures_only"),
+])
+def test_golden_report(monkeypatch, states, state, args, name):
+    monkeypatch.setenv("BACKFILL_NOW", NOW.isoformat())
+    code, text = report(states[state], *args)
+    assert code == 0
+    golden = GOLDEN / f"{name}.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_plain_output_has_no_escape_codes_and_falls_back_to_ascii(monkeypatch, states):
+    monkeypatch.setenv("BACKFILL_NOW", NOW.isoformat())
+    _, text = report(states["start"], "--detailed", encoding="ascii")
+    assert "\x1b" not in text
+    assert "[!!] team_defense_zone_analysis" in text
+    assert "[" + "-" * 50 + "]" in text
+    text.encode("ascii")
+
+
+def test_complete_report_says_so_and_start_report_names_broken_tables(monkeypatch, states):
+    monkeypatch.setenv("BACKFILL_NOW", NOW.isoformat())
+    assert "All quality gates passed" in report(states["complete"])[1]
+    start = report(states["start"], "--detailed")[1]
+    assert "table not found: nba_precompute.team_defense_zone_analysis" in start
+    assert "348/675" in start and "0/675 dates complete" in start
+
+
+def _cycles(text: str) -> list[str]:
+    return re.findall(r"Phase 3 \(Analytics\): (\d+/\d+)[^\n]*work done ([\d.]+)%", text)
+
+
+def test_continuous_redraws_with_changing_figures_and_stops_cleanly_on_sigint(tmp_path):
+    env = {**os.environ, "BACKFILL_DEMO_PATH": str(tmp_path / "demo.duckdb"), "BACKFILL_DEMO_SPEED": "900",
+           "PYTHONIOENCODING": "utf-8"}
+    env.pop("BACKFILL_NOW", None)
+    env.pop("BACKFILL_WAREHOUSE", None)
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--continuous", "--interval", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and len(_cycles("".join(lines))) < 4:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        reader.join(timeout=5)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(lines)
+    cycles = _cycles(out)
+    assert len(cycles) >= 4, out[-2000:]
+    assert len(set(cycles)) > 1, cycles  # the demo moved between cycles
+    assert proc.returncode == 0, err
+    assert out.rstrip().endswith("Stopped.")
+    assert "Traceback" not in err
+    assert "\x1b" not in out  # piped: plain output
