@@ -7,7 +7,6 @@ Exit codes: 0 ok; 1 a gate failed (--check); 2 bad input (one line on stderr);
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ import time
 from monitor import config as config_mod
 from monitor import progress, report, snapshot, text
 from monitor.config import Config, ConfigError
+from monitor.freshness import LastGood
 from monitor.warehouse import Warehouse, WarehouseError, open_warehouse
 
 EXAMPLES = """\
@@ -136,34 +136,28 @@ def _style():
 def _continuous(args, cfg: Config, wh: Warehouse) -> int:
     """Redraw every --interval seconds, counted from the end of the previous cycle; Ctrl+C stops with exit 0.
 
-    When the warehouse fails, the last good figures stay, with the error and the time they are from.
+    When the warehouse fails, the last good figures stay, marked stale with the reason.
     """
-    last_good: progress.Figures | None = None
-    redraw = _colour_wanted()  # in place on a terminal; appended with a rule when piped
+    last_good = LastGood()
+    redraw = _colour_wanted()  # in place on a terminal; appended when piped
     try:
         while True:
-            fig, notice = _cycle(cfg, wh, args.season)
-            if fig is not None and not fig.errors:
-                last_good = fig
-            elif last_good is not None:
-                reason = notice or "; ".join(f"{k}: {v}" for k, v in fig.errors.items())
-                notice = f"warehouse error at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC: {reason}. " \
-                         f"Showing the last good figures, from {last_good.checked_at:%H:%M:%S} UTC."
-                fig = last_good
-            body = _output(args, cfg, fig, notice) if fig is not None else f"error: {notice}"
+            try:
+                snap, error = snapshot.fetch(cfg, wh), None
+            except Exception as exc:  # keep going: the next cycle may succeed
+                snap, error = None, f"{exc.__class__.__name__}: {exc}"
+            shown, stale = last_good.update(snap, error)
+            notice = f"Figures {stale.badge()}. Retrying every {args.interval} s." if stale else None
+            if shown is None:
+                body = f"error: {error}"
+            else:
+                body = _output(args, cfg, progress.compute(shown, cfg, args.season), notice)
             footer = f"Next refresh in {args.interval} s (Ctrl+C to stop)"
             _write(("\x1b[H\x1b[2J" if redraw else "") + body + "\n" + footer + ("\n" if redraw else "\n\n"))
             time.sleep(args.interval)
     except KeyboardInterrupt:
         sys.stdout.write("\nStopped.\n")
         return 0
-
-
-def _cycle(cfg: Config, wh: Warehouse, season: str | None) -> tuple[progress.Figures | None, str | None]:
-    try:
-        return progress.compute(snapshot.fetch(cfg, wh), cfg, season), None
-    except Exception as exc:  # keep going: the next cycle may succeed
-        return None, f"{exc.__class__.__name__}: {exc}"
 
 
 def gate_exit(fig: progress.Figures, phase: str | None) -> int:
