@@ -1,0 +1,110 @@
+"""Backfill Progress Monitor: page config, the shared sidebar and navigation over pages/.
+
+Auto-refresh: one small fragment with run_every = the chosen interval sits in the
+sidebar; each tick of its timer reruns the whole app (st.rerun), so the page, the
+sidebar's "data as of" and the CSV all move to the newest shared snapshot together,
+in place, without reloading the browser page. (Wrapping `pg.run()` itself in the
+fragment does not work: a page may only be run once per st.navigation call, and a
+fragment rerun does not call st.navigation again.)
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from monitor import data
+from monitor.config import ConfigError
+from monitor.warehouse import WarehouseError
+
+st.set_page_config(page_title="Backfill Progress Monitor", page_icon=":material/monitoring:", layout="wide")
+
+PAGES = Path(__file__).parent / "pages"
+pg = st.navigation([
+    st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+    st.Page(PAGES / "tables.py", title="Tables", icon=":material/table_chart:", url_path="tables"),
+    st.Page(PAGES / "seasons.py", title="Seasons", icon=":material/calendar_month:", url_path="seasons"),
+    st.Page(PAGES / "failures.py", title="Failures", icon=":material/error:", url_path="failures"),
+])
+page_key = pg.url_path or "overview"
+
+try:
+    config = data.load_config()
+    warehouse = data.warehouse()
+except ConfigError as exc:
+    st.error(f"The pipeline config cannot be used: {data.plain(exc)}. Check the file named by BACKFILL_CONFIG "
+             "(or monitor/pipelines/nba.toml).", icon=":material/settings:")
+    st.stop()
+except WarehouseError as exc:
+    st.error(f"The warehouse cannot be opened: {data.plain(exc)}. Check BACKFILL_WAREHOUSE "
+             f"(now {data.plain(data.warehouse_setting())}) or the `warehouse` secret.", icon=":material/database:")
+    st.stop()
+
+# --- season: from ?season= on a session's first run, then the widget; written back to the URL on every run ---
+seasons = data.seasons()
+if data.SEASON_KEY not in st.session_state or st.session_state[data.SEASON_KEY] not in seasons:
+    wanted = st.query_params.get("season") or "All"
+    if wanted not in seasons:
+        st.session_state["_unknown_season"] = wanted
+        wanted = "All"
+    st.session_state[data.SEASON_KEY] = wanted
+season = st.sidebar.selectbox("Season", seasons, key=data.SEASON_KEY)
+if season == "All":
+    st.query_params.pop("season", None)
+else:
+    st.query_params["season"] = season
+    st.session_state.pop("_unknown_season", None)
+if "_unknown_season" in st.session_state:
+    st.sidebar.warning(f"Unknown season {data.plain(st.session_state['_unknown_season'])}: showing all seasons.",
+                       icon=":material/warning:")
+
+choices = data.refresh_choices()
+refresh = st.sidebar.selectbox("Auto-refresh", list(choices), index=list(choices).index(data.DEFAULT_REFRESH),
+                               key="refresh_every")
+
+
+def refresh_now() -> None:  # callbacks run before the script, so the click is never lost to a rerun
+    st.session_state["_refresh_declined"] = not data.refresh_now()
+
+
+st.sidebar.button("Refresh now", icon=":material/refresh:", on_click=refresh_now,
+                  help=f"Reload the figures for everyone (at most once every {data.REFRESH_NOW_MIN_GAP_S} s)")
+if st.session_state.pop("_refresh_declined", False):
+    st.sidebar.info(f"Not refreshed: the figures were refreshed for everyone less than "
+                    f"{data.REFRESH_NOW_MIN_GAP_S} s ago. Showing the latest ones.", icon=":material/schedule:")
+
+st.sidebar.caption(f"Warehouse: {data.plain(warehouse.label)}")
+
+if data.warehouse_setting() == "demo":
+    status = data.demo_status()
+    if status is not None and status.finished:
+        st.info("The demo backfill has finished: every figure is final now.", icon=":material/flag:")
+        st.button("Start the demo again", icon=":material/replay:", on_click=data.restart_demo)
+
+try:
+    fig = data.load_figures(data.selected_season())  # the cache's "Refreshing figures…" spinner shows here
+except ValueError as exc:  # e.g. a malformed BACKFILL_NOW
+    st.error(f"The figures cannot be computed: {data.plain(exc)}", icon=":material/error:")
+    st.stop()
+
+st.sidebar.caption(f"Data as of {fig.checked_at:%H:%M:%S} UTC")
+st.sidebar.download_button(
+    "Download CSV", data=lambda: data.csv_bytes(data.page_frame(page_key, fig)), file_name=data.csv_name(page_key, fig),
+    mime="text/csv", on_click="ignore", icon=":material/download:", help="The data behind this page, as CSV",
+)
+
+run_every = choices[refresh]
+if run_every:
+    full_run = st.session_state["_full_runs"] = st.session_state.get("_full_runs", 0) + 1
+
+    @st.fragment(run_every=run_every)
+    def auto_refresh() -> None:
+        if st.session_state.get("_ticked_run") == full_run:  # a timer tick, not the full run that drew it
+            st.rerun()
+        st.session_state["_ticked_run"] = full_run
+        st.caption(f"Auto-refresh every {refresh}")
+
+    with st.sidebar:
+        auto_refresh()
+
+data.shell_ran()
+pg.run()

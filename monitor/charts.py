@@ -1,0 +1,169 @@
+"""Pure Altair builders for the app's charts: Figures frames in, one `alt.Chart` out.
+
+No streamlit here: the pages hand the charts to st.altair_chart, the tests read them
+through `chart.to_dict()`. Each builder copies the few columns it needs into plain
+Python values, so the chart data does not depend on pandas dtypes. Status colours are
+the same everywhere and always come with a legend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import pandas as pd
+
+STATUSES = ("complete", "in_progress", "not_started", "error")
+STATUS_LABELS = {"complete": "complete", "in_progress": "in progress", "not_started": "not started", "error": "error"}
+STATUS_COLORS = {"complete": "#2e7d32", "in_progress": "#1f77b4", "not_started": "#9e9e9e", "error": "#d62728"}
+
+PART_LABELS = ("complete", "remaining")
+PART_COLORS = ("#2e7d32", "#d9d9d9")
+MEASURE_LABELS = ("eligible", "complete")
+MEASURE_COLORS = ("#b0bec5", "#2e7d32")
+
+
+def _missing(v) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+
+
+def _int(v) -> int | None:
+    return None if _missing(v) else int(v)
+
+
+def _float(v) -> float | None:
+    return None if _missing(v) else float(v)
+
+
+def status_scale() -> alt.Scale:
+    return alt.Scale(domain=[STATUS_LABELS[s] for s in STATUSES], range=[STATUS_COLORS[s] for s in STATUSES])
+
+
+def phase_progress(phases: pd.DataFrame) -> alt.Chart:
+    """One stacked bar per phase: complete dates (green) and remaining eligible dates (grey), 0–100 %.
+
+    Phases whose figures are unknown (None) are left out: the page shows their error instead.
+    """
+    records = []
+    for row in phases.itertuples(index=False):
+        eligible, complete = _int(row.eligible_dates), _int(row.complete_dates)
+        if eligible is None or complete is None:
+            continue
+        for part, dates in zip(PART_LABELS, (complete, eligible - complete), strict=True):
+            records.append({
+                "phase": row.phase,
+                "part": part,
+                "dates": dates,
+                "pct": round(100.0 * dates / eligible, 1) if eligible else 0.0,
+                "of": f"{dates} / {eligible} dates",
+            })
+    data = pd.DataFrame.from_records(records, columns=["phase", "part", "dates", "pct", "of"])
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("pct:Q", title=None, scale=alt.Scale(domain=[0, 100]), stack="zero",
+                    axis=alt.Axis(values=[0, 25, 50, 75, 100], labelExpr="datum.value + '%'")),
+            y=alt.Y("phase:N", title=None, sort=list(dict.fromkeys(data["phase"]))),
+            color=alt.Color("part:N", title=None, scale=alt.Scale(domain=list(PART_LABELS), range=list(PART_COLORS)),
+                            legend=alt.Legend(orient="right")),
+            order=alt.Order("order:Q"),
+            tooltip=[alt.Tooltip("phase:N"), alt.Tooltip("part:N"), alt.Tooltip("of:N", title="dates"),
+                     alt.Tooltip("pct:Q", title="%", format=".1f")],
+        )
+        .transform_calculate(order="datum.part == 'complete' ? 0 : 1")
+        .properties(height=alt.Step(24))
+    )
+
+
+def table_progress(tables: pd.DataFrame) -> alt.Chart:
+    """Bars per table (% of eligible dates), one row of bars per phase, coloured by status.
+
+    A table in error has no figure: it gets a full-width red bar labelled "error" with
+    the reason in its tooltip, never a zero that looks like "not started".
+    """
+    records = []
+    for row in tables.itertuples(index=False):
+        error = row.status == "error"
+        dates, eligible, pct = _int(row.dates), _int(row.eligible), _float(row.pct)
+        if error:
+            progress = f"error: {row.error}"
+        elif dates is None or eligible is None:
+            progress = "unknown"
+        else:
+            progress = f"{dates} / {eligible} ({pct:.1f}%)"
+        records.append({
+            "phase": row.phase,
+            "table": row.table,
+            "status": STATUS_LABELS.get(row.status, str(row.status)),
+            "bar": 100.0 if error else (pct or 0.0),
+            "progress": progress,
+        })
+    data = pd.DataFrame.from_records(records, columns=["phase", "table", "status", "bar", "progress"])
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("bar:Q", title="% of eligible dates (error: full red bar, no figure)", scale=alt.Scale(domain=[0, 100])),
+            y=alt.Y("table:N", title=None, sort=list(data["table"]), axis=alt.Axis(labelLimit=320)),
+            row=alt.Row("phase:N", title=None, sort=list(dict.fromkeys(data["phase"])),
+                        header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold")),
+            color=alt.Color("status:N", title="Status", scale=status_scale(), legend=alt.Legend(orient="bottom")),
+            tooltip=[alt.Tooltip("phase:N"), alt.Tooltip("table:N"), alt.Tooltip("status:N"), alt.Tooltip("progress:N")],
+        )
+        .resolve_scale(y="independent")
+        .properties(height=alt.Step(22))
+    )
+
+
+def season_coverage(seasons: pd.DataFrame, phases: list[str]) -> alt.Chart:
+    """Grouped bars per season: eligible vs complete dates, one panel per phase."""
+    records = []
+    for row in seasons.to_dict("records"):
+        for phase in phases:
+            for measure in MEASURE_LABELS:
+                value = _int(row.get(f"{phase} {measure}"))
+                if value is None:
+                    continue
+                records.append({"season": row["season"], "phase": phase, "measure": measure, "dates": value,
+                                "pct": _float(row.get(f"{phase} %"))})
+    data = pd.DataFrame.from_records(records, columns=["season", "phase", "measure", "dates", "pct"])
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("season:N", title="Season", sort=list(dict.fromkeys(data["season"])), axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("measure:N", sort=list(MEASURE_LABELS)),
+            y=alt.Y("dates:Q", title="Dates"),
+            column=alt.Column("phase:N", title=None, sort=list(phases)),
+            color=alt.Color("measure:N", title=None,
+                            scale=alt.Scale(domain=list(MEASURE_LABELS), range=list(MEASURE_COLORS)),
+                            legend=alt.Legend(orient="bottom")),
+            tooltip=[alt.Tooltip("season:N"), alt.Tooltip("phase:N"), alt.Tooltip("measure:N"),
+                     alt.Tooltip("dates:Q"), alt.Tooltip("pct:Q", title="% complete", format=".1f")],
+        )
+    )
+
+
+def rate_over_time(history: pd.DataFrame) -> alt.Chart:
+    """Distinct eligible dates finished per hour and phase (the run-history window, e.g. 24 h).
+
+    A UTC time unit keeps the hours in UTC whatever the viewer's time zone (a plain `format` is overridden by
+    Streamlit's chart theme)."""
+    data = pd.DataFrame({
+        "hour": [pd.Timestamp(h).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ") for h in history["hour"]],
+        "phase": [str(p) for p in history["phase"]],
+        "dates": [int(d) for d in history["dates"]],
+    }, columns=["hour", "phase", "dates"])
+    return (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("utcyearmonthdatehours(hour):T", title="Hour (UTC)", axis=alt.Axis(format="%H:%M")),
+            y=alt.Y("dates:Q", title="Dates finished per hour"),
+            color=alt.Color("phase:N", title="Phase", legend=alt.Legend(orient="bottom")),
+            tooltip=[alt.Tooltip("utcyearmonthdatehours(hour):T", title="hour (UTC)", format="%Y-%m-%d %H:%M"),
+                     alt.Tooltip("phase:N"),
+                     alt.Tooltip("dates:Q")],
+        )
+    )

@@ -1,0 +1,217 @@
+"""The cached data module the pages call: the only place below the pages that imports streamlit.
+
+One warehouse connection per process (st.cache_resource) and one snapshot per refresh
+interval shared by every session (st.cache_data), so N viewers cost one refresh per
+interval, not N. Figures are computed from the cached snapshot per season, in pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import threading
+import time
+
+import pandas as pd
+import streamlit as st
+
+from monitor import config as config_mod
+from monitor import progress, snapshot
+from monitor.config import Config
+from monitor.progress import Figures
+from monitor.warehouse import Warehouse, open_warehouse, warehouse_url
+
+REFRESH_CHOICES = {"Off": None, "30 s": 30, "60 s": 60, "5 min": 300}
+DEFAULT_REFRESH = "60 s"
+SNAPSHOT_TTL_S = min(s for s in REFRESH_CHOICES.values() if s)  # no longer than the shortest interval
+REFRESH_NOW_MIN_GAP_S = 10
+REFRESH_ENV = "BACKFILL_REFRESH_S"  # test-only: an extra, short auto-refresh choice
+SEASON_KEY = "season"  # the sidebar's season selector (app.py) and the URL's ?season=
+_SHELL_KEY = "_monitor_shell"  # set by app.py before the page runs, consumed by the page
+_FIGURES_KEY = "_monitor_figures"  # the Figures app.py loaded for the current run
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^@%/])")
+
+
+def refresh_choices() -> dict[str, int | None]:
+    choices = dict(REFRESH_CHOICES)
+    extra = os.environ.get(REFRESH_ENV)
+    if extra and extra.isdigit() and int(extra) > 0:
+        choices[f"{extra} s (test)"] = int(extra)
+    return choices
+
+
+def _secret_warehouse() -> str | None:
+    try:
+        return st.secrets.get("warehouse")
+    except Exception:  # no secrets.toml at all raises; that simply means "not configured"
+        return None
+
+
+def warehouse_setting() -> str:
+    return os.environ.get("BACKFILL_WAREHOUSE") or _secret_warehouse() or warehouse_url()
+
+
+@st.cache_resource(show_spinner=False)
+def load_config(path: str | None = None) -> Config:
+    return config_mod.load(path)
+
+
+@st.cache_resource(show_spinner=False)
+def _warehouse(url: str) -> Warehouse:
+    bar = None
+
+    def progress_cb(fraction: float, message: str) -> None:
+        nonlocal bar
+        text = f"Building the demo warehouse: {message}"
+        bar = (
+            bar.progress(min(max(fraction, 0.0), 1.0), text=text)
+            if bar
+            else st.progress(min(max(fraction, 0.0), 1.0), text=text)
+        )
+
+    wh = open_warehouse(url, progress=progress_cb)
+    if bar is not None:
+        bar.empty()
+    return wh
+
+
+def warehouse() -> Warehouse:
+    return _warehouse(warehouse_setting())
+
+
+@st.cache_data(ttl=SNAPSHOT_TTL_S, show_spinner="Refreshing figures from the warehouse…", max_entries=4)
+def _snapshot(url: str, config_source: str, _config: Config) -> snapshot.Snapshot:
+    return snapshot.fetch(_config, warehouse())
+
+
+_refresh_lock = threading.Lock()
+_last_forced = {"at": float("-inf")}
+
+
+def load_snapshot() -> snapshot.Snapshot:
+    cfg = load_config()
+    return _snapshot(warehouse_setting(), cfg.source, cfg)
+
+
+def refresh_now() -> bool:
+    """Drop the shared snapshot for everyone; at most once per REFRESH_NOW_MIN_GAP_S. True when it refreshed."""
+    with _refresh_lock:
+        if time.monotonic() - _last_forced["at"] < REFRESH_NOW_MIN_GAP_S:
+            return False
+        _last_forced["at"] = time.monotonic()
+        _snapshot.clear()
+        return True
+
+
+def figures(season: str | None) -> Figures:
+    return progress.compute(load_snapshot(), load_config(), season)
+
+
+def demo_status():
+    wh = warehouse()
+    status = getattr(wh, "status", None)
+    return status(snapshot.resolve_now()) if status else None
+
+
+def restart_demo() -> None:
+    wh = warehouse()
+    wh.restart(snapshot.resolve_now())
+    _snapshot.clear()
+
+
+def seasons() -> list[str]:
+    return ["All", *(s.name for s in load_config().seasons)]
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def page_frame(page: str, fig: Figures) -> pd.DataFrame:
+    """The frame behind a page, for its CSV download; a section that failed gives its error, not an empty table."""
+    if page == "overview":
+        return fig.phases.merge(fig.rates, on="phase", how="left")
+    if page == "failures":
+        if fig.failures is None:
+            return pd.DataFrame({"error": [fig.errors.get("runs", "the run history could not be read")]})
+        return fig.failures
+    return {"tables": fig.tables, "seasons": fig.seasons}[page]
+
+
+def csv_name(page: str, fig: Figures) -> str:
+    stamp = fig.checked_at.astimezone(dt.UTC).strftime("%Y%m%d_%H%M%S")
+    season = f"_{fig.season}" if fig.season else ""
+    return f"backfill_{page}{season}_{stamp}.csv"
+
+
+# --- for app.py and the pages ---------------------------------------------------
+
+
+def plain(text) -> str:
+    """`text` (warehouse text: error messages, processor names) escaped for st.markdown / st.error / st.caption,
+    so it shows literally: no markdown, emoji shortcodes, colour directives, LaTeX or HTML interpretation."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def selected_season() -> str | None:
+    """The season chosen in the sidebar (None for all)."""
+    season = st.session_state.get(SEASON_KEY)
+    return None if season in (None, "", "All") else season
+
+
+def load_figures(season: str | None) -> Figures:
+    """Figures for this run, kept so the sidebar and the page show the same snapshot (app.py calls it once per run)."""
+    fig = figures(season)
+    st.session_state[_FIGURES_KEY] = fig
+    return fig
+
+
+def current_figures() -> Figures:
+    """The Figures app.py loaded for this run (the pages call this)."""
+    fig = st.session_state.get(_FIGURES_KEY)
+    if fig is None or fig.season != selected_season():
+        fig = load_figures(selected_season())
+    return fig
+
+
+def shell_ran() -> None:
+    """app.py calls this right before running the page: the shared shell (sidebar, navigation) ran in this run."""
+    st.session_state[_SHELL_KEY] = True
+
+
+def ensure_shell() -> None:
+    """Each page calls this first. Streamlit 1.67 keeps its old `pages/` folder mode until some run has called
+    st.navigation: when the first request after a server start opens /tables (say), it runs pages/tables.py on
+    its own, without app.py, and keeps doing so for every session until someone opens /. (AppTest starts every
+    run in that mode.) The page notices that app.py did not run in this run, turns that mode off and reruns, so
+    app.py runs and st.navigation opens the same page.
+    """
+    if st.session_state.pop(_SHELL_KEY, False):  # consumed: the next run must set it again
+        return
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False  # what st.navigation itself sets
+    except (ImportError, AttributeError):  # pragma: no cover - a future Streamlit without the flag
+        return
+    st.rerun()
+
+
+def span(minutes: int) -> str:
+    """A time window for labels: 'last 60 min', 'last 2 h'."""
+    return f"last {minutes} min" if minutes <= 60 or minutes % 60 else f"last {minutes // 60} h"
+
+
+def duration(hours: float) -> str:
+    """An ETA: '40 min', '7.3 h', '2.3 days'."""
+    if hours < 1:
+        return f"{hours * 60:.0f} min"
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+def missing(value) -> bool:
+    """None, NaN, NA or NaT: a figure that is unknown (pandas 3 turns a missing string into NaN)."""
+    if isinstance(value, (list, tuple)):
+        return False
+    return value is None or bool(pd.isna(value))

@@ -1,0 +1,73 @@
+"""Failures: what failed recently, what is stuck, what is still unresolved (with the command to rerun it)."""
+
+import datetime as dt
+
+import streamlit as st
+
+from monitor import data
+
+data.ensure_shell()
+fig = data.current_figures()
+thresholds = data.load_config().thresholds
+
+st.title("Failures")
+st.caption(f"Season {fig.season or 'all'} · data as of {fig.checked_at:%Y-%m-%d %H:%M:%S} UTC")
+if fig.failures is None:
+    st.error(f"The run history could not be read: {data.plain(fig.errors.get('runs', 'unknown reason'))}",
+             icon=":material/error:")
+    st.stop()
+
+WHEN = {"format": "YYYY-MM-DD HH:mm:ss", "timezone": "UTC"}
+COLUMNS = {
+    "processor_name": "Processor", "table": "Table", "data_date": "Data date", "error_type": "Error type",
+    "started_at": st.column_config.DatetimeColumn("Started (UTC)", **WHEN),
+    "last_failed_at": st.column_config.DatetimeColumn("Last failed (UTC)", **WHEN),
+    "message": st.column_config.TextColumn("Message", width="large"),
+    "outcome": "Outcome", "run_id": "Run id",
+    "hours_running": st.column_config.NumberColumn("Hours running", format="%.1f"),
+    "command": st.column_config.TextColumn("Backfill command", width="large"),
+}
+
+# The figures hold the failures of the configured window; shorter windows are filters on them.
+configured = thresholds.failure_window_minutes
+windows = sorted({m for m in (30, 120, 360, 1440) if m < configured} | {configured})
+minutes = st.segmented_control("Window", windows, default=configured, format_func=data.span, key="failure_window",
+                               help=f"Up to the configured failure window ({data.span(configured)}, "
+                                    "thresholds.failure_window_minutes)") or configured
+since = fig.checked_at - dt.timedelta(minutes=minutes)
+
+failures = fig.failures[fig.failures["started_at"] > since]
+st.subheader(f"Recent failures ({data.span(minutes)}): {len(failures)}")
+if failures.empty:
+    st.success(f"No failed runs ({data.span(minutes)}).", icon=":material/check_circle:")
+else:
+    shown = failures.assign(
+        message=[m if len(m) <= 200 else m[:199] + "…" for m in failures["error_message"].fillna("")],
+        outcome=failures["outcome"].map({"failed": "failed", "failed_cleanup": "failed (stale cleanup)"}),
+    )
+    st.dataframe(
+        shown, hide_index=True,
+        column_order=["processor_name", "table", "data_date", "started_at", "error_type", "message", "outcome", "run_id"],
+        column_config=COLUMNS,
+    )
+    picked = st.selectbox(
+        "Full error of", list(range(len(failures))), key="failure_detail",
+        format_func=lambda i: f"{failures['started_at'].iat[i]:%H:%M:%S} · {failures['processor_name'].iat[i]} · "
+                              f"{failures['data_date'].iat[i]} · run {failures['run_id'].iat[i]}",
+    )
+    st.code(failures["error_message"].fillna("").iat[picked] or "(no message)", language=None, wrap_lines=True)
+    st.code(failures["command"].iat[picked], language="bash")
+
+st.subheader(f"Stuck runs (running for over {data.span(thresholds.stuck_after_minutes).removeprefix('last ')}): "
+             f"{len(fig.stuck)}")
+if fig.stuck.empty:
+    st.caption("No stuck runs.")
+else:
+    st.dataframe(fig.stuck, hide_index=True, column_config=COLUMNS)
+
+unresolved = fig.unresolved[fig.unresolved["last_failed_at"] > since]
+st.subheader(f"Unresolved ({data.span(minutes)}): {len(unresolved)}")
+st.caption("The latest finished run of the processor for that date failed.")
+if not unresolved.empty:
+    st.dataframe(unresolved, hide_index=True, column_config=COLUMNS)
+    st.code("\n".join(unresolved["command"]), language="bash")

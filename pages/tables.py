@@ -1,0 +1,68 @@
+"""Tables: which tables lag, which dates are missing or only partly loaded."""
+
+import streamlit as st
+
+from monitor import charts, data
+
+data.ensure_shell()
+fig = data.current_figures()
+
+st.title("Tables")
+st.caption(f"Season {fig.season or 'all'} · data as of {fig.checked_at:%Y-%m-%d %H:%M:%S} UTC")
+for section, message in fig.errors.items():
+    st.error(f"The {section} query failed: {data.plain(message)}", icon=":material/error:")
+
+tables = fig.tables
+broken = tables["status"] == "error"  # a table in error has no figures: blank, never 0
+view = tables.assign(
+    status=tables["status"].map(charts.STATUS_LABELS),
+    **{col: tables[col].mask(broken) for col in ("dates", "pct", "remaining", "partial_dates", "extra_dates")},
+)
+st.dataframe(
+    view,
+    hide_index=True,
+    placeholder="—",
+    column_order=["phase", "stage", "table", "status", "pct", "dates", "eligible", "remaining", "partial_dates",
+                  "extra_dates", "dates_per_hour", "last_success_at", "error"],
+    column_config={
+        "phase": "Phase",
+        "stage": st.column_config.NumberColumn("Stage", help="Tables of a stage run side by side, stages in order"),
+        "table": "Table",
+        "status": "Status",
+        "pct": st.column_config.ProgressColumn("Complete", min_value=0, max_value=100, format="%.1f%%",
+                                               help="Eligible dates present / eligible dates"),
+        "dates": st.column_config.NumberColumn("Dates"),
+        "eligible": st.column_config.NumberColumn("Eligible"),
+        "remaining": st.column_config.NumberColumn("Missing"),
+        "partial_dates": st.column_config.NumberColumn("Partial", help="Present with fewer rows than games × rows per game"),
+        "extra_dates": st.column_config.NumberColumn("Extra", help="Dates with rows that are not eligible (not counted)"),
+        "dates_per_hour": st.column_config.NumberColumn("Dates/hour", format="%.0f"),
+        "last_success_at": st.column_config.DatetimeColumn("Last success (UTC)", format="YYYY-MM-DD HH:mm:ss",
+                                                           timezone="UTC"),
+        "error": st.column_config.TextColumn("Reason", width="large"),
+    },
+)
+st.altair_chart(charts.table_progress(tables))
+
+st.subheader("Missing dates")
+ranges = fig.missing_ranges
+if "coverage" in fig.errors or "schedule" in fig.errors:
+    st.error("Missing dates unknown: the expected dates or the table coverage could not be read.")
+elif ranges.empty:
+    st.success("Every table holds every eligible date.", icon=":material/check_circle:")
+else:
+    missing = ranges.groupby("table", sort=False)["dates"].agg(["sum", "count"])
+    table = st.selectbox("Table", list(missing.index), key="missing_table",
+                         format_func=lambda t: f"{t}: {missing.at[t, 'sum']} dates in {missing.at[t, 'count']} ranges")
+    mine = ranges[ranges["table"] == table]
+    st.dataframe(mine, hide_index=True, column_order=["season", "start", "end", "dates", "command"],
+                 column_config={"command": st.column_config.TextColumn("Backfill command", width="large")})
+    st.caption("Backfill commands for these ranges (copy with the button at the top right):")
+    st.code("\n".join(mine["command"]), language="bash")
+
+st.subheader("Partial dates")
+if fig.partial_dates.empty:
+    st.caption("No partly loaded dates (checked for tables that set rows per game).")
+else:
+    st.dataframe(fig.partial_dates, hide_index=True,
+                 column_config={"day": "Date", "rows": "Rows", "expected_rows": "Expected rows", "games": "Games"})
