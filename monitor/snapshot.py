@@ -151,7 +151,7 @@ def normalise_runs(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     last = frame[frame["kind"] == "last_success"]
     last_success = pd.DataFrame(
         {"processor_name": last["processor_name"].astype("str"), "last_success_at": last["succeeded_at"]}
-    ).reset_index(drop=True)
+    ).sort_values("processor_name").reset_index(drop=True)
     runs = frame[frame["kind"] == "run"].reset_index(drop=True)
     parsed = [
         parse_errors(_none(r.errors_json), _none(r.failure_category), _none(r.cleanup_reason))
@@ -163,7 +163,9 @@ def normalise_runs(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs["error_type"] = pd.Series([p[0] for p in parsed], dtype="str")
     runs["error_message"] = pd.Series([p[1] for p in parsed], dtype="str")
     runs = runs.astype({"run_id": "str", "processor_name": "str"})[RUN_COLUMNS]
-    return runs.sort_values("started_at", ascending=False, kind="stable").reset_index(drop=True), last_success
+    # SQL gives no row order: sort fully (ties on started_at by run_id), so every engine yields the same frame.
+    runs = runs.sort_values(["started_at", "run_id"], ascending=[False, True], kind="stable")
+    return runs.reset_index(drop=True), last_success
 
 
 def _none(value):

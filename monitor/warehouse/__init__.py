@@ -1,4 +1,4 @@
-"""Open a warehouse from its URL: `demo`, `duckdb:PATH`, `duckdb:///ABS/PATH` (BigQuery: next engine)."""
+"""Open a warehouse from its URL: `demo`, `duckdb:PATH`, `duckdb:///ABS/PATH`, `bigquery://PROJECT[?location=..&endpoint=..]`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.warehouse.base import QueryError, Result, Warehouse, WarehouseError
@@ -25,8 +26,16 @@ def open_warehouse(
     *,
     progress: Callable[[float, str], None] | None = None,
     now: dt.datetime | None = None,
+    project: str | None = None,
+    credentials: Any = None,
+    max_bytes_billed: int | None = None,
 ) -> Warehouse:
-    """The engine for `url` (default $BACKFILL_WAREHOUSE, else the demo); WarehouseError if it can't be used."""
+    """The engine for `url` (default $BACKFILL_WAREHOUSE, else the demo); WarehouseError if it can't be used.
+
+    BigQuery only: `project` (from config `pipeline.project`) is used when the URL names none; `credentials`
+    (e.g. built from st.secrets["gcp_service_account"]) else Application Default Credentials; `max_bytes_billed`
+    caps every job (default 10 GiB).
+    """
     url = warehouse_url(url)
     if url == "demo":
         from monitor.warehouse.demo import open_demo
@@ -38,7 +47,9 @@ def open_warehouse(
 
         return DuckDBWarehouse(_duckdb_path(url))
     if scheme == "bigquery":
-        raise WarehouseError("the BigQuery engine is not available in this build yet")
+        from monitor.warehouse.bigquery import open_bigquery
+
+        return open_bigquery(url, project=project, credentials=credentials, max_bytes_billed=max_bytes_billed)
     raise WarehouseError(f"unknown warehouse {url!r}: use demo, duckdb:PATH or bigquery://PROJECT")
 
 
