@@ -82,11 +82,17 @@ if data.warehouse_setting() == "demo":
 
 try:
     fig = data.load_figures(data.selected_season())  # the cache's "Refreshing figures…" spinner shows here
-except ValueError as exc:  # e.g. a malformed BACKFILL_NOW
-    st.error(f"The figures cannot be computed: {data.plain(exc)}", icon=":material/error:")
+except (ValueError, WarehouseError) as exc:  # e.g. a malformed BACKFILL_NOW, or no snapshot could be read yet
+    st.error(f"The figures cannot be computed: {data.plain(exc)}. Check the warehouse, then use Refresh now.",
+             icon=":material/error:")
     st.stop()
 
-st.sidebar.caption(f"Data as of {fig.checked_at:%H:%M:%S} UTC")
+stale = data.current_stale()
+if stale:
+    st.warning(f"Figures {data.plain(stale.badge())}. The last good figures stay on screen; "
+               "the next refresh tries again.", icon=":material/cloud_off:")
+st.sidebar.caption(f"Data as of {fig.checked_at:%H:%M:%S} UTC" + (" (stale)" if stale else ""))
+st.sidebar.caption(data.cost_line(fig))
 st.sidebar.download_button(
     "Download CSV", data=lambda: data.csv_bytes(data.page_frame(page_key, fig)), file_name=data.csv_name(page_key, fig),
     mime="text/csv", on_click="ignore", icon=":material/download:", help="The data behind this page, as CSV",

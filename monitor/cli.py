@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(f"unknown phase {args.check!r}; phases: {', '.join(names)}")
     try:
         now = snapshot.resolve_now()
-        wh = open_warehouse(args.warehouse, progress=_demo_progress, now=now)
+        wh = open_warehouse(args.warehouse, progress=_demo_progress, now=now, project=cfg.project)
     except (WarehouseError, ValueError) as exc:
         return _fail(str(exc))
     try:

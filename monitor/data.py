@@ -19,8 +19,10 @@ import streamlit as st
 from monitor import config as config_mod
 from monitor import progress, snapshot
 from monitor.config import Config
+from monitor.freshness import LastGood, Stale
 from monitor.progress import Figures
-from monitor.warehouse import Warehouse, open_warehouse, warehouse_url
+from monitor.warehouse import Warehouse, WarehouseError, open_warehouse, warehouse_url
+from monitor.warehouse.base import one_line
 
 REFRESH_CHOICES = {"Off": None, "30 s": 30, "60 s": 60, "5 min": 300}
 DEFAULT_REFRESH = "60 s"
@@ -30,6 +32,7 @@ REFRESH_ENV = "BACKFILL_REFRESH_S"  # test-only: an extra, short auto-refresh ch
 SEASON_KEY = "season"  # the sidebar's season selector (app.py) and the URL's ?season=
 _SHELL_KEY = "_monitor_shell"  # set by app.py before the page runs, consumed by the page
 _FIGURES_KEY = "_monitor_figures"  # the Figures app.py loaded for the current run
+_STALE_KEY = "_monitor_stale"  # the Stale marker of those figures, if any
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^@%/])")
 
 
@@ -41,11 +44,25 @@ def refresh_choices() -> dict[str, int | None]:
     return choices
 
 
-def _secret_warehouse() -> str | None:
+def _secret(key: str):
     try:
-        return st.secrets.get("warehouse")
+        return st.secrets.get(key)
     except Exception:  # no secrets.toml at all raises; that simply means "not configured"
         return None
+
+
+def _secret_warehouse() -> str | None:
+    return _secret("warehouse")
+
+
+def _credentials():
+    """Service-account credentials from st.secrets["gcp_service_account"] (the Streamlit convention), else None (ADC)."""
+    info = _secret("gcp_service_account")
+    if not info:
+        return None
+    from monitor.warehouse.bigquery import service_account_credentials
+
+    return service_account_credentials(dict(info))
 
 
 def warehouse_setting() -> str:
@@ -70,7 +87,8 @@ def _warehouse(url: str) -> Warehouse:
             else st.progress(min(max(fraction, 0.0), 1.0), text=text)
         )
 
-    wh = open_warehouse(url, progress=progress_cb)
+    credentials = _credentials() if url.startswith("bigquery:") else None
+    wh = open_warehouse(url, progress=progress_cb, project=load_config().project, credentials=credentials)
     if bar is not None:
         bar.empty()
     return wh
@@ -87,11 +105,19 @@ def _snapshot(url: str, config_source: str, _config: Config) -> snapshot.Snapsho
 
 _refresh_lock = threading.Lock()
 _last_forced = {"at": float("-inf")}
+_last_good: dict[tuple[str, str], LastGood] = {}  # per warehouse and config, shared by every session
 
 
-def load_snapshot() -> snapshot.Snapshot:
-    cfg = load_config()
-    return _snapshot(warehouse_setting(), cfg.source, cfg)
+def load_snapshot() -> tuple[snapshot.Snapshot | None, Stale | None]:
+    """The shared snapshot; when its refresh failed, the last good one and a Stale marker saying since when and why."""
+    cfg, url = load_config(), warehouse_setting()
+    try:
+        new, error = _snapshot(url, cfg.source, cfg), None
+    except (WarehouseError, OSError) as exc:  # e.g. the demo file could not be rebuilt: not cached, retried next run
+        new, error = None, one_line(exc)
+    with _refresh_lock:
+        holder = _last_good.setdefault((url, cfg.source), LastGood())
+        return holder.update(new, error)
 
 
 def refresh_now() -> bool:
@@ -104,8 +130,11 @@ def refresh_now() -> bool:
         return True
 
 
-def figures(season: str | None) -> Figures:
-    return progress.compute(load_snapshot(), load_config(), season)
+def figures(season: str | None) -> tuple[Figures, Stale | None]:
+    snap, stale = load_snapshot()
+    if snap is None:
+        raise WarehouseError(stale.reason if stale else "the warehouse could not be read")
+    return progress.compute(snap, load_config(), season), stale
 
 
 def demo_status():
@@ -162,8 +191,8 @@ def selected_season() -> str | None:
 
 def load_figures(season: str | None) -> Figures:
     """Figures for this run, kept so the sidebar and the page show the same snapshot (app.py calls it once per run)."""
-    fig = figures(season)
-    st.session_state[_FIGURES_KEY] = fig
+    fig, stale = figures(season)
+    st.session_state[_FIGURES_KEY], st.session_state[_STALE_KEY] = fig, stale
     return fig
 
 
@@ -173,6 +202,17 @@ def current_figures() -> Figures:
     if fig is None or fig.season != selected_season():
         fig = load_figures(selected_season())
     return fig
+
+
+def current_stale() -> Stale | None:
+    """Why the figures of this run are not fresh, if they are not."""
+    return st.session_state.get(_STALE_KEY)
+
+
+def cost_line(fig: Figures) -> str:
+    """The refresh's cost, for the footer: queries, time, bytes processed where the engine reports them."""
+    scanned = "bytes n/a" if fig.bytes_processed is None else f"{fig.bytes_processed / 1e6:,.1f} MB processed"
+    return f"Last refresh: {fig.queries} queries · {fig.elapsed_s:.2f} s · {scanned}"
 
 
 def shell_ran() -> None:

@@ -220,8 +220,8 @@ def fetch(config: Config, wh: Warehouse, now: dt.datetime | None = None, deadlin
         sched_frame, cov_frame = coverage_frames or (pd.DataFrame(columns=SCHEDULE_COLUMNS), pd.DataFrame(columns=COVERAGE_COLUMNS))
         schedule = Section(sched_frame) if schedule_ok else Section(error=errors[config.schedule.key])
         coverage = Section(cov_frame)
-    if catalog_frame is not None and runs_error is None and config.runs.key in errors:
-        runs_error = errors[config.runs.key]
+    if config.runs.key in errors:  # the catalog's short reason beats the engine's long one
+        runs_error, run_frames = errors[config.runs.key], None
     runs_section = Section(run_frames[0], runs_error) if run_frames else Section(error=runs_error)
     last_section = Section(run_frames[1]) if run_frames else Section(error=runs_error)
     return Snapshot(

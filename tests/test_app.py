@@ -401,3 +401,36 @@ def test_finished_demo_offers_a_restart(app, tmp_path, monkeypatch):
     assert not at.exception
     assert not at.info
     assert "Phase 3 · Analytics" in metrics(at)
+
+
+# --- faults ---------------------------------------------------------------------
+
+
+def test_warehouse_failing_mid_session_keeps_the_last_figures_with_a_stale_badge_then_recovers(app, small_wh, tmp_path):
+    import shutil
+
+    live = tmp_path / "live.duckdb"
+    shutil.copy(small_wh, live)
+    at = app(live).run()
+    assert not at.exception and not at.warning or all("stale" not in w.value for w in at.warning)
+    before = metrics(at)["Phase 3 · Analytics"]
+
+    live.rename(tmp_path / "away.duckdb")  # the warehouse goes away
+    st.cache_data.clear()  # the cache expires
+    at.run()
+    assert not at.exception
+    badges = [w.value for w in at.warning if "stale since" in w.value]
+    assert len(badges) == 1 and "14\\:30 UTC" in badges[0] and "DuckDB file is gone" in badges[0]
+    assert metrics(at)["Phase 3 · Analytics"] == before  # nothing already shown is lost
+
+    (tmp_path / "away.duckdb").rename(live)  # it comes back
+    st.cache_data.clear()
+    at.run()
+    assert not at.exception
+    assert not [w.value for w in at.warning if "stale since" in w.value]
+    assert metrics(at)["Phase 3 · Analytics"] == before
+
+
+def test_footer_shows_the_cost_of_the_refresh(app, small_wh):
+    at = app(small_wh).run()
+    assert any("Last refresh: 3 queries" in c.value for c in at.sidebar.caption)
