@@ -15,7 +15,7 @@ import time
 from monitor import config as config_mod
 from monitor import progress, report, snapshot, text
 from monitor.config import Config, ConfigError
-from monitor.freshness import LastGood
+from monitor.freshness import QUERY_SECTIONS, LastGood
 from monitor.warehouse import Warehouse, WarehouseError, open_warehouse
 
 EXAMPLES = """\
@@ -95,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.continuous:
             return _continuous(args, cfg, wh)
-        fig = progress.compute(snapshot.fetch(cfg, wh, now), cfg, args.season)
+        snap = snapshot.fetch(cfg, wh, now)
+        if all(not getattr(snap, name).ok for name in QUERY_SECTIONS):
+            return _fail(f"cannot read the warehouse {wh.label}: {snap.catalog.error}")
+        fig = progress.compute(snap, cfg, args.season)
         _write(_output(args, cfg, fig) + "\n")
     finally:
         wh.close()

@@ -18,9 +18,11 @@ import pandas as pd
 from monitor import queries
 from monitor.config import Config, Table
 from monitor.errors import parse_errors
-from monitor.warehouse.base import DEFAULT_DEADLINE_S, QueryError, Warehouse, one_line
+from monitor.warehouse.base import QueryError, Warehouse, one_line
 
 NOW_ENV = "BACKFILL_NOW"
+DEFAULT_DEADLINE_S = 30.0  # the whole refresh: a page that waits longer is broken anyway
+MIN_QUERY_DEADLINE_S = 1.0
 
 CATALOG_COLUMNS = ["key", "dataset", "table", "exists", "has_date_column"]
 SCHEDULE_COLUMNS = ["day", "games"]
@@ -177,12 +179,14 @@ def _none(value):
 
 class _Counter:
     def __init__(self, wh: Warehouse, now: dt.datetime, deadline_s: float):
-        self.wh, self.now, self.deadline_s = wh, now, deadline_s
+        self.wh, self.now = wh, now
+        self.deadline_at = time.monotonic() + deadline_s  # one budget for the whole refresh, not per query
         self.queries, self.bytes = 0, None
 
     def run(self, q: queries.Query) -> pd.DataFrame:
         self.queries += 1
-        result = self.wh.query(q.sql, q.params, now=self.now, deadline_s=self.deadline_s)
+        left = max(MIN_QUERY_DEADLINE_S, self.deadline_at - time.monotonic())
+        result = self.wh.query(q.sql, q.params, now=self.now, deadline_s=left)
         if result.bytes_processed is not None:
             self.bytes = (self.bytes or 0) + result.bytes_processed
         return result.frame
@@ -197,11 +201,11 @@ def _attempt(fn):
         return None, f"{exc.__class__.__name__}: {one_line(exc)}"
 
 
-def fetch(config: Config, wh: Warehouse, now: dt.datetime | None = None, deadline_s: float = DEFAULT_DEADLINE_S) -> Snapshot:
+def fetch(config: Config, wh: Warehouse, now: dt.datetime | None = None, deadline_s: float | None = None) -> Snapshot:
     """Run catalog and runs side by side, then coverage over the tables that exist."""
     now = resolve_now(now)
     started = time.perf_counter()
-    counter = _Counter(wh, now, deadline_s)
+    counter = _Counter(wh, now, DEFAULT_DEADLINE_S if deadline_s is None else deadline_s)
     with ThreadPoolExecutor(max_workers=2) as pool:
         catalog_f = pool.submit(_attempt, lambda: normalise_catalog(counter.run(queries.catalog(config, wh)), config))
         runs_f = pool.submit(_attempt, lambda: normalise_runs(counter.run(queries.runs(config, wh, now))))

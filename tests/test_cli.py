@@ -127,3 +127,26 @@ def test_help_shows_the_guides_examples():
     out = cli.build_parser().format_help()
     for example in ("--continuous --interval 60", "--season 2023-24 --detailed", "--failures-only", "--format json"):
         assert example in out
+
+
+def test_unreachable_warehouse_exits_2_with_one_line(tmp_path, capsys):
+    garbage = tmp_path / "garbage.duckdb"
+    garbage.write_bytes(b"this is not a database" * 100)
+    code, out, err = run(capsys, "--config", SMALL, "--warehouse", f"duckdb:{garbage}")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "cannot open DuckDB file" in err
+
+
+def test_unreachable_bigquery_endpoint_exits_2_with_one_line(capsys, monkeypatch):
+    import socket
+
+    from monitor import snapshot
+
+    monkeypatch.setattr(snapshot, "DEFAULT_DEADLINE_S", 3.0)  # the whole refresh gives up after 3 s
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out, err = run(capsys, "--config", SMALL, "--warehouse", f"bigquery://demo-project?endpoint=http://127.0.0.1:{port}")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "cannot read the warehouse bigquery://demo-project" in err

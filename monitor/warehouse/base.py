@@ -17,8 +17,6 @@ from sqlglot import exp
 
 from monitor.identifiers import IDENTIFIER, checked
 
-DEFAULT_DEADLINE_S = 60.0
-
 
 class QueryError(RuntimeError):
     """A query that failed; str() is a one-line reason fit to show a user."""
