@@ -1,11 +1,18 @@
-"""The embedded demo warehouse as an engine: the DuckDB engine with the demo's clock set per query."""
+"""The embedded demo warehouse as an engine: the DuckDB engine with the demo's clock set per query.
+
+It repairs itself: when its file is removed or replaced by something that is not a demo
+(a crash, a stray `rm`, a bad copy), the next query rebuilds it and tries once more.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
+from typing import Any
 
 from monitor import demo
+from monitor.warehouse.base import QueryError, Result, WarehouseError
 from monitor.warehouse.duckdb import DuckDBWarehouse
 
 
@@ -18,13 +25,28 @@ class DemoWarehouse(DuckDBWarehouse):
     def _set_clock(self, cursor, now: dt.datetime) -> None:
         demo.set_clock(cursor, now, demo.speed())
 
-    def _cursor(self):
-        if not self.path.is_file():  # removed while running: build it again
-            demo.ensure(self.path, now=_utcnow(), progress=self._progress)
-        return super()._cursor()
+    def query(self, sql: str, params: dict[str, Any], *, now: dt.datetime, deadline_s: float) -> Result:
+        try:
+            return super().query(sql, params, now=now, deadline_s=deadline_s)
+        except (QueryError, WarehouseError):
+            if not self._repair():
+                raise
+            return super().query(sql, params, now=now, deadline_s=deadline_s)
 
-    def status(self, now: dt.datetime) -> demo.DemoStatus:
-        cur = self._cursor()
+    def _repair(self) -> bool:
+        """Rebuild a removed or damaged demo file; True when a new file is now in place."""
+        before = self._inode
+        demo.ensure(self.path, now=_utcnow(), progress=self._progress)
+        try:
+            return os.stat(self.path).st_ino != before
+        except FileNotFoundError:
+            return False
+
+    def status(self, now: dt.datetime) -> demo.DemoStatus | None:
+        try:
+            cur = self._cursor()
+        except (QueryError, WarehouseError):
+            return None
         try:
             return demo.status(cur, now, demo.speed())
         finally:

@@ -1,0 +1,63 @@
+"""The demo file removed, replaced by garbage, or locked while the monitor runs: rebuilt or reported, never a crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import pytest
+
+from monitor import config, progress, snapshot
+from monitor.warehouse.demo import open_demo
+
+
+@pytest.fixture
+def demo_wh(tmp_path, monkeypatch):
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(tmp_path / "demo.duckdb"))
+    monkeypatch.delenv("BACKFILL_DEMO_SPEED", raising=False)
+    wh = open_demo(now=dt.datetime.now(dt.UTC))
+    yield wh
+    wh.close()
+
+
+def _figures(wh):
+    cfg = config.load()
+    snap = snapshot.fetch(cfg, wh)
+    return snap, progress.compute(snap, cfg)
+
+
+def test_removed_demo_file_is_rebuilt_on_the_next_refresh(demo_wh):
+    snap, _ = _figures(demo_wh)
+    assert not snap.errors
+    demo_wh.path.unlink()
+    snap, fig = _figures(demo_wh)
+    assert not snap.errors and demo_wh.path.is_file()
+    assert fig.phases["expected_dates"].tolist() == [675, 675]
+
+
+def test_demo_file_replaced_by_garbage_is_rebuilt(demo_wh):
+    demo_wh.path.unlink()
+    demo_wh.path.write_bytes(b"\x00not a duckdb file" * 1000)
+    snap, fig = _figures(demo_wh)
+    assert not snap.errors
+    assert fig.phases["eligible_dates"].tolist() == [675, 647]
+
+
+def test_demo_file_locked_by_a_writer_is_rebuilt_beside_the_lock(demo_wh):
+    """Another process holds the file open for writing, so DuckDB refuses to open it: the demo is rebuilt beside
+    the lock (a new file replaces the path; the writer keeps the old one) and the refresh succeeds."""
+    demo_wh.close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('locked', flush=True); time.sleep(30)", str(demo_wh.path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        snap, fig = _figures(demo_wh)
+        assert not snap.errors
+        assert fig.phases["expected_dates"].tolist() == [675, 675]
+    finally:
+        holder.kill()
+        holder.wait()
+    snap, _ = _figures(demo_wh)  # the lock is gone: it works again
+    assert not snap.errors
