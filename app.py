@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from monitor import data
+from monitor import access, data
 from monitor.config import ConfigError
 from monitor.warehouse import WarehouseError
 
@@ -26,6 +26,18 @@ pg = st.navigation([
     st.Page(PAGES / "failures.py", title="Failures", icon=":material/error:", url_path="failures"),
 ])
 page_key = pg.url_path or "overview"
+
+if data.sign_in_required():  # optional: only when [auth] is configured in .streamlit/secrets.toml
+    if not st.user.get("is_logged_in", False):
+        st.title("Backfill Progress Monitor")
+        st.info("Sign in to see the backfill figures.", icon=":material/lock:")
+        st.button("Sign in", icon=":material/login:", on_click=st.login)
+        st.stop()
+    if not access.allowed(st.user.get("email"), data.allowed_domains()):
+        st.error("This account is not allowed to see the backfill figures. Sign in with an allowed account.",
+                 icon=":material/block:")
+        st.button("Sign out", icon=":material/logout:", on_click=st.logout)
+        st.stop()
 
 try:
     config = data.load_config()

@@ -26,9 +26,8 @@ from monitor.warehouse.base import one_line
 
 REFRESH_CHOICES = {"Off": None, "30 s": 30, "60 s": 60, "5 min": 300}
 DEFAULT_REFRESH = "60 s"
-SNAPSHOT_TTL_S = min(s for s in REFRESH_CHOICES.values() if s)  # no longer than the shortest interval
 REFRESH_NOW_MIN_GAP_S = 10
-REFRESH_ENV = "BACKFILL_REFRESH_S"  # test-only: an extra, short auto-refresh choice
+REFRESH_ENV = "BACKFILL_REFRESH_S"  # test-only: an extra, short auto-refresh choice (and a ttl as short)
 SEASON_KEY = "season"  # the sidebar's season selector (app.py) and the URL's ?season=
 _SHELL_KEY = "_monitor_shell"  # set by app.py before the page runs, consumed by the page
 _FIGURES_KEY = "_monitor_figures"  # the Figures app.py loaded for the current run
@@ -44,11 +43,25 @@ def refresh_choices() -> dict[str, int | None]:
     return choices
 
 
+# No longer than the shortest interval on offer, so each tick can show a newer snapshot; read once, at import.
+SNAPSHOT_TTL_S = min(s for s in refresh_choices().values() if s)
+
+
 def _secret(key: str):
     try:
         return st.secrets.get(key)
     except Exception:  # no secrets.toml at all raises; that simply means "not configured"
         return None
+
+
+def sign_in_required() -> bool:
+    """Sign-in is on when `[auth]` is configured in secrets (Streamlit's OIDC settings)."""
+    return bool(_secret("auth"))
+
+
+def allowed_domains() -> list[str]:
+    access = _secret("access") or {}
+    return list(access.get("allowed_domains", [])) if hasattr(access, "get") else []
 
 
 def _secret_warehouse() -> str | None:
