@@ -434,3 +434,20 @@ def test_warehouse_failing_mid_session_keeps_the_last_figures_with_a_stale_badge
 def test_footer_shows_the_cost_of_the_refresh(app, small_wh):
     at = app(small_wh).run()
     assert any("Last refresh: 3 queries" in c.value for c in at.sidebar.caption)
+
+
+@pytest.mark.parametrize("query", [
+    {"season": "<script>alert(1)</script>"},
+    {"season": "2023-24'; DROP TABLE x; --", "foo": "bar"},
+    {"season": "", "refresh_every": "1", "page": "../../etc/passwd"},
+    {"season": "**bold** :red[x]", "season2": "2023-24"},
+])
+def test_odd_query_strings_change_nothing_else(app, small_wh, query):
+    base = app(small_wh).run()
+    at = app(small_wh, **query).run()
+    assert not at.exception
+    assert metrics(at) == metrics(base)  # all seasons, the same figures
+    assert at.sidebar.selectbox[0].value == "All"
+    notices = [w.value for w in at.sidebar.warning]
+    if query["season"]:
+        assert notices == [f"Unknown season {data.plain(query['season'])}: showing all seasons."]  # escaped: literal
