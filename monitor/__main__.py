@@ -1,5 +1,12 @@
+"""python -m monitor: the terminal twin. Ctrl+C at any moment, even while starting up, stops without a traceback."""
+
 import sys
 
-from monitor.cli import main
+try:
+    from monitor.cli import main
 
-sys.exit(main())
+    code = main()
+except KeyboardInterrupt:
+    print("\nStopped.", file=sys.stderr)
+    code = 130
+sys.exit(code)

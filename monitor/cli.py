@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.interval <= 0:
         return _fail(f"--interval must be a positive number of seconds, got {args.interval}")
+    if args.continuous and args.check is not None:
+        return _fail("--check runs once and exits with the gate's code; drop --continuous")
     try:
         cfg = config_mod.load(args.config)
         cfg.season(args.season)
@@ -142,11 +144,12 @@ def _continuous(args, cfg: Config, wh: Warehouse) -> int:
     When the warehouse fails, the last good figures stay, marked stale with the reason.
     """
     last_good = LastGood()
+    catalog = snapshot.CatalogCache()  # which tables exist, reused across cycles for a while
     redraw = _colour_wanted()  # in place on a terminal; appended when piped
     try:
         while True:
             try:
-                snap, error = snapshot.fetch(cfg, wh), None
+                snap, error = snapshot.fetch(cfg, wh, catalog_cache=catalog), None
             except Exception as exc:  # keep going: the next cycle may succeed
                 snap, error = None, f"{exc.__class__.__name__}: {exc}"
             shown, stale = last_good.update(snap, error)

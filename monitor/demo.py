@@ -48,7 +48,7 @@ DEMO_PATH_ENV = "BACKFILL_DEMO_PATH"
 SPEED_ENV = "BACKFILL_DEMO_SPEED"
 HEAD_START_HOURS = 6
 PRIVATE_SCHEMA = "_demo"
-LAYOUT_VERSION = 1  # bump when the file layout changes: older demo files are rebuilt
+LAYOUT_VERSION = 2  # bump when the file layout changes: older demo files are rebuilt
 
 Progress = Callable[[float, str], None]
 UTC = dt.UTC
@@ -925,6 +925,7 @@ def install(
     *,
     t0: dt.datetime,
     seed: int,
+    speed: float = 1.0,
 ) -> None:
     """Write the schedule, the timeline's base tables, the views and the meta table."""
     create_table(con, config.schedule.key, schedule)
@@ -943,11 +944,11 @@ def install(
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {PRIVATE_SCHEMA}.meta "
-        "(t0 TIMESTAMPTZ, seed BIGINT, finish_offset_s DOUBLE, layout_version INTEGER, config_name VARCHAR)"
+        "(t0 TIMESTAMPTZ, seed BIGINT, finish_offset_s DOUBLE, layout_version INTEGER, config_name VARCHAR, speed DOUBLE)"
     )
     con.execute(
-        f"INSERT INTO {PRIVATE_SCHEMA}.meta VALUES (?, ?, ?, ?, ?)",  # noqa: S608
-        [t0, seed, timeline.finish_offset_s, LAYOUT_VERSION, config.name],
+        f"INSERT INTO {PRIVATE_SCHEMA}.meta VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+        [t0, seed, timeline.finish_offset_s, LAYOUT_VERSION, config.name, speed],
     )
 
 
@@ -959,6 +960,7 @@ class DemoMeta:
     t0: dt.datetime
     seed: int
     finish_offset_s: float
+    speed: float = 1.0  # fixed when the demo is built, so every process reading the file sees the same clock
 
 
 @dataclass(frozen=True)
@@ -1005,22 +1007,24 @@ _VARIABLE_TYPES = {"demo_t0": "TIMESTAMPTZ", "demo_elapsed": "DOUBLE", "demo_spe
 
 def read_meta(con: duckdb.DuckDBPyConnection) -> DemoMeta:
     # fetchall, not fetchone: duckdb 2.0 refuses con.sql() while a result is unfinished
-    rows = con.execute(f"SELECT t0, seed, finish_offset_s FROM {PRIVATE_SCHEMA}.meta").fetchall()  # noqa: S608
+    rows = con.execute(f"SELECT t0, seed, finish_offset_s, speed FROM {PRIVATE_SCHEMA}.meta").fetchall()  # noqa: S608
     if len(rows) != 1:
         raise ValueError("the demo meta table must hold exactly one row")
-    t0, seed, finish = rows[0]
-    return DemoMeta(as_utc(t0), int(seed), float(finish))
+    t0, seed, finish, built_speed = rows[0]
+    return DemoMeta(as_utc(t0), int(seed), float(finish), float(built_speed))
 
 
-def set_clock(con: duckdb.DuckDBPyConnection, now: dt.datetime, speed: float) -> None:
-    """Point this connection's views at `now` (SET VARIABLE works on read-only connections)."""
+def set_clock(con: duckdb.DuckDBPyConnection, now: dt.datetime, speed: float | None = None) -> None:
+    """Point this connection's views at `now` (SET VARIABLE works on read-only connections).
+    `speed` None: the speed the file was built with."""
     meta = read_meta(con)
-    for name, value in clock_variables(meta.t0, now, speed).items():
+    for name, value in clock_variables(meta.t0, now, speed or meta.speed).items():
         con.execute(f"SET VARIABLE {name} = CAST(? AS {_VARIABLE_TYPES[name]})", [value])
 
 
-def status(con: duckdb.DuckDBPyConnection, now: dt.datetime, speed: float) -> DemoStatus:
+def status(con: duckdb.DuckDBPyConnection, now: dt.datetime, speed: float | None = None) -> DemoStatus:
     meta = read_meta(con)
+    speed = speed or meta.speed
     elapsed = clock_variables(meta.t0, now, speed)["demo_elapsed"]
     finishes_at = meta.t0 + dt.timedelta(seconds=meta.finish_offset_s / speed)
     return DemoStatus(meta.t0, elapsed, elapsed >= meta.finish_offset_s, finishes_at)
@@ -1067,7 +1071,8 @@ def _remove(*paths: Path) -> None:
 def _build(path: Path, *, now: dt.datetime, seed: int, progress: Progress | None, config: Config | None) -> None:
     """Build the demo into a temp file beside `path`, then move it into place atomically."""
     config = config or config_module.load()
-    t0 = as_utc(now) - dt.timedelta(seconds=HEAD_START_HOURS * 3600 / speed())
+    built_speed = speed()
+    t0 = as_utc(now) - dt.timedelta(seconds=HEAD_START_HOURS * 3600 / built_speed)
     _report(progress, 0.05, "Generating the schedule")
     schedule = schedule_frame(config, seed)
     _report(progress, 0.2, "Planning the backfill")
@@ -1078,7 +1083,7 @@ def _build(path: Path, *, now: dt.datetime, seed: int, progress: Progress | None
     _remove(temp, temp_wal)
     try:
         with duckdb.connect(str(temp), config={"temp_directory": ""}) as con:
-            install(con, config, schedule, timeline, t0=t0, seed=seed)
+            install(con, config, schedule, timeline, t0=t0, seed=seed, speed=built_speed)
             con.execute("CHECKPOINT")
         _remove(path.with_name(path.name + ".wal"))
         os.replace(temp, path)
@@ -1121,3 +1126,9 @@ def restart(
     with _lock(path):
         _build(path, now=now, seed=seed, progress=progress, config=config)
     return path
+
+
+if __name__ == "__main__":  # python -m monitor.demo load ...: see monitor/demo_load.py
+    from monitor.demo_load import main
+
+    raise SystemExit(main())

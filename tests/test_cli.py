@@ -101,6 +101,7 @@ def test_check_is_3_when_the_figures_cannot_be_computed(tmp_path, capsys):
     (["--warehouse", "ftp://x"], "unknown warehouse 'ftp://x'"),
     (["--warehouse", "duckdb:/nonexistent/file.duckdb"], "DuckDB file not found"),
     (["--check", "Phase Z"], "unknown phase 'Phase Z'"),
+    (["--check", "--continuous"], "--check runs once"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, small_wh, args, message):
     full = ["--config", SMALL, "--warehouse", small_wh, *args] if "--warehouse" not in args else ["--config", SMALL, *args]

@@ -10,6 +10,7 @@ import pytest
 
 from monitor import config, progress, snapshot
 from monitor.warehouse.demo import open_demo
+from tests.processes import die_with_parent
 
 
 @pytest.fixture
@@ -27,13 +28,16 @@ def _figures(wh):
     return snap, progress.compute(snap, cfg)
 
 
-def test_removed_demo_file_is_rebuilt_on_the_next_refresh(demo_wh):
-    snap, _ = _figures(demo_wh)
+def test_removed_demo_file_is_rebuilt_on_the_next_refresh_where_it_was(demo_wh, monkeypatch):
+    monkeypatch.setenv("BACKFILL_NOW", dt.datetime.now(dt.UTC).isoformat())
+    snap, before = _figures(demo_wh)
     assert not snap.errors
     demo_wh.path.unlink()
-    snap, fig = _figures(demo_wh)
+    snap, after = _figures(demo_wh)
     assert not snap.errors and demo_wh.path.is_file()
-    assert fig.phases["expected_dates"].tolist() == [675, 675]
+    assert after.phases["expected_dates"].tolist() == [675, 675]
+    # the same timeline start: the backfill carries on where it was instead of jumping back
+    assert after.tables["dates"].tolist() == before.tables["dates"].tolist()
 
 
 def test_demo_file_replaced_by_garbage_is_rebuilt(demo_wh):
@@ -50,7 +54,7 @@ def test_demo_file_locked_by_a_writer_is_rebuilt_beside_the_lock(demo_wh):
     demo_wh.close()
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
                                "print('locked', flush=True); time.sleep(30)", str(demo_wh.path)],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
     try:
         assert holder.stdout.readline().strip() == "locked"
         snap, fig = _figures(demo_wh)
@@ -61,3 +65,33 @@ def test_demo_file_locked_by_a_writer_is_rebuilt_beside_the_lock(demo_wh):
         holder.wait()
     snap, _ = _figures(demo_wh)  # the lock is gone: it works again
     assert not snap.errors
+
+
+def test_every_reader_uses_the_speed_the_demo_was_built_with(tmp_path, monkeypatch):
+    """The app started with BACKFILL_DEMO_SPEED=60 and a terminal without it read the same clock."""
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(tmp_path / "demo.duckdb"))
+    monkeypatch.setenv("BACKFILL_DEMO_SPEED", "60")
+    now = dt.datetime.now(dt.UTC)
+    fast = open_demo(now=now)
+    monkeypatch.delenv("BACKFILL_DEMO_SPEED")
+    plain = open_demo(now=now)
+    try:
+        cfg = config.load()
+        a = progress.compute(snapshot.fetch(cfg, fast, now=now), cfg)
+        b = progress.compute(snapshot.fetch(cfg, plain, now=now), cfg)
+        assert a.tables["dates"].tolist() == b.tables["dates"].tolist()
+        assert a.tables["dates"].sum() > 0
+    finally:
+        fast.close()
+        plain.close()
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])
+def test_a_bad_demo_speed_is_one_line_of_bad_input(tmp_path, monkeypatch, value):
+    from monitor.warehouse import WarehouseError
+
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(tmp_path / "demo.duckdb"))
+    monkeypatch.setenv("BACKFILL_DEMO_SPEED", value)
+    with pytest.raises(WarehouseError, match="BACKFILL_DEMO_SPEED must be a positive number"):
+        open_demo(now=dt.datetime.now(dt.UTC))
+    assert not (tmp_path / "demo.duckdb").exists()

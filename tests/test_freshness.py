@@ -17,6 +17,7 @@ import pytest
 from monitor import config, fixtures
 from monitor.freshness import LastGood
 from monitor.snapshot import Section, Snapshot
+from tests.processes import die_with_parent
 
 T = [dt.datetime(2025, 11, 30, 14, m, tzinfo=dt.UTC) for m in range(0, 60, 10)]
 
@@ -55,7 +56,8 @@ def test_continuous_keeps_figures_while_the_warehouse_is_gone_and_recovers(tmp_p
     env = {k: v for k, v in os.environ.items() if k not in ("BACKFILL_NOW", "BACKFILL_WAREHOUSE")}
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "--warehouse", f"duckdb:{live}", "--continuous",
                              "--interval", "1"], env={**env, "PYTHONIOENCODING": "utf-8"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                            preexec_fn=die_with_parent)
     out: list[str] = []
     threading.Thread(target=lambda: out.extend(iter(proc.stdout.readline, "")), daemon=True).start()
 

@@ -15,6 +15,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from monitor import config, fixtures
+from tests.processes import die_with_parent
 
 ROOT = Path(__file__).parent.parent
 
@@ -42,7 +43,8 @@ def test_five_terminals_and_the_app_share_one_duckdb_file(tmp_path, monkeypatch)
     env.update(PYTHONIOENCODING="utf-8", PYTHONPATH=str(ROOT))
     logs = [(tmp_path / f"t{i}.out", tmp_path / f"t{i}.err") for i in range(5)]
     terminals = [subprocess.Popen([sys.executable, "-m", "monitor", "--warehouse", f"duckdb:{path}", "--continuous",
-                                   "--interval", "1", "--detailed"], env=env, stdout=out.open("w"), stderr=err.open("w"))
+                                   "--interval", "1", "--detailed"], env=env, stdout=out.open("w"), stderr=err.open("w"),
+                                  preexec_fn=die_with_parent)
                  for out, err in logs]
     monkeypatch.setenv("BACKFILL_WAREHOUSE", f"duckdb:{path}")
     monkeypatch.delenv("BACKFILL_NOW", raising=False)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from monitor import cli, config, fixtures
+from tests.processes import die_with_parent
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = dt.datetime(2025, 11, 30, 14, 30, tzinfo=dt.UTC)
@@ -86,7 +87,8 @@ def test_continuous_redraws_with_changing_figures_and_stops_cleanly_on_sigint(tm
     env.pop("BACKFILL_NOW", None)
     env.pop("BACKFILL_WAREHOUSE", None)
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "--continuous", "--interval", "1"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                            preexec_fn=die_with_parent)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
@@ -109,3 +111,18 @@ def test_continuous_redraws_with_changing_figures_and_stops_cleanly_on_sigint(tm
     assert out.rstrip().endswith("Stopped.")
     assert "Traceback" not in err
     assert "\x1b" not in out  # piped: plain output
+
+
+@pytest.mark.parametrize("delay", [0.2, 1.0, 2.5])
+def test_ctrl_c_at_any_moment_stops_without_a_traceback(tmp_path, delay):
+    """While importing, while building or reading the demo, or while waiting: a short message, never a traceback."""
+    env = {**os.environ, "BACKFILL_DEMO_PATH": str(tmp_path / "demo.duckdb"), "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--continuous", "--interval", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                            preexec_fn=die_with_parent)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err and "Traceback" not in out, err[-1500:]
+    assert proc.returncode in (0, 130)
+    assert "Stopped." in out + err

@@ -1,7 +1,8 @@
 """The embedded demo warehouse as an engine: the DuckDB engine with the demo's clock set per query.
 
 It repairs itself: when its file is removed or replaced by something that is not a demo
-(a crash, a stray `rm`, a bad copy), the next query rebuilds it and tries once more.
+(a crash, a stray `rm`, a bad copy), the next query rebuilds it, with the same timeline
+start, so the figures carry on where they were, and tries once more.
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from monitor.warehouse.duckdb import DuckDBWarehouse
 class DemoWarehouse(DuckDBWarehouse):
     def __init__(self, progress: Callable[[float, str], None] | None, now: dt.datetime | None):
         self._progress = progress
-        path = demo.ensure(now=now or _utcnow(), progress=progress)
+        self._meta: demo.DemoMeta | None = None
+        try:
+            demo.speed()  # a bad $BACKFILL_DEMO_SPEED is bad input: say so now, in one line
+            path = demo.ensure(now=now or _utcnow(), progress=progress)
+        except ValueError as exc:
+            raise WarehouseError(str(exc)) from None
         super().__init__(path, label="demo", on_query=self._set_clock)
 
     def _set_clock(self, cursor, now: dt.datetime) -> None:
-        demo.set_clock(cursor, now, demo.speed())
+        self._meta = demo.read_meta(cursor)
+        demo.set_clock(cursor, now, self._meta.speed)  # the speed the file was built with, the same for every reader
 
     def query(self, sql: str, params: dict[str, Any], *, now: dt.datetime, deadline_s: float) -> Result:
         try:
@@ -36,7 +43,10 @@ class DemoWarehouse(DuckDBWarehouse):
     def _repair(self) -> bool:
         """Rebuild a removed or damaged demo file; True when a new file is now in place."""
         before = self._inode
-        demo.ensure(self.path, now=_utcnow(), progress=self._progress)
+        now = _utcnow()
+        if self._meta is not None:  # rebuild with the same t0: ensure() sets t0 = now - head start / speed
+            now = self._meta.t0 + dt.timedelta(seconds=demo.HEAD_START_HOURS * 3600 / demo.speed())
+        demo.ensure(self.path, now=now, progress=self._progress)
         try:
             return os.stat(self.path).st_ino != before
         except FileNotFoundError:
@@ -48,7 +58,7 @@ class DemoWarehouse(DuckDBWarehouse):
         except (QueryError, WarehouseError):
             return None
         try:
-            return demo.status(cur, now, demo.speed())
+            return demo.status(cur, now)
         finally:
             cur.close()
 

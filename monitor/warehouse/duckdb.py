@@ -74,22 +74,42 @@ class DuckDBWarehouse:
     def query(self, sql: str, params: dict[str, Any], *, now: dt.datetime, deadline_s: float) -> Result:
         text = to_duckdb(sql)
         cur = self._cursor()
-        timer = threading.Timer(deadline_s, cur.interrupt)
+        expired = threading.Event()
+
+        def interrupt() -> None:
+            expired.set()
+            cur.interrupt()
+
+        timer = threading.Timer(deadline_s, interrupt)
         try:
             if self._on_query:
                 self._on_query(cur, now)
             timer.start()
             frame = cur.execute(text, params).fetch_df()
-        except duckdb.InterruptException:
-            raise QueryError(f"query exceeded its deadline of {deadline_s:g} s") from None
-        except duckdb.Error as exc:
-            raise QueryError(one_line(exc)) from None
+        except (duckdb.Error, RuntimeError) as exc:  # DuckDB reports an interrupt as either
+            if isinstance(exc, duckdb.InterruptException) or "interrupted" in str(exc).lower():
+                if not expired.is_set():  # not our deadline: DuckDB turned the user's Ctrl+C into an interrupt
+                    raise KeyboardInterrupt from None
+                raise QueryError(f"query exceeded its deadline of {deadline_s:g} s") from None
+            raise QueryError(_reason(exc)) from None
         finally:
             timer.cancel()
-            cur.close()
+            _quietly(cur.close)
         return Result(frame)
 
     def close(self) -> None:
         if self._con is not None:
-            self._con.close()
+            _quietly(self._con.close)  # a connection still busy with an interrupted query may refuse; it goes anyway
             self._con = None
+
+
+def _reason(exc: duckdb.Error) -> str:
+    """DuckDB's message without the SQL excerpt and caret line it appends ("LINE 1: ... ^^^")."""
+    return one_line(str(exc).split("\nLINE ")[0].split("\n\nLINE ")[0])
+
+
+def _quietly(close) -> None:
+    try:
+        close()
+    except duckdb.Error:
+        pass
