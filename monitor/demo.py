@@ -1083,8 +1083,15 @@ def _build(path: Path, *, now: dt.datetime, seed: int, progress: Progress | None
     _remove(temp, temp_wal)
     try:
         with duckdb.connect(str(temp), config={"temp_directory": ""}) as con:
-            install(con, config, schedule, timeline, t0=t0, seed=seed, speed=built_speed)
-            con.execute("CHECKPOINT")
+            try:
+                install(con, config, schedule, timeline, t0=t0, seed=seed, speed=built_speed)
+                con.execute("CHECKPOINT")
+            except (duckdb.Error, RuntimeError) as exc:
+                # A Ctrl+C during a statement comes back as DuckDB's "Query interrupted", or as a duckdb.Error
+                # wrapping the KeyboardInterrupt raised while DuckDB read the pandas frame: both are the user's Ctrl+C
+                if isinstance(exc, duckdb.InterruptException) or "interrupt" in str(exc).lower():
+                    raise KeyboardInterrupt from None
+                raise
         _remove(path.with_name(path.name + ".wal"))
         os.replace(temp, path)
     finally:
