@@ -18,6 +18,12 @@ from monitor.identifiers import IDENTIFIER, JOB_PATH, PROJECT_ID, SEASON_NAME
 
 DEFAULT_CONFIG = Path(__file__).parent / "pipelines" / "nba.toml"
 CONFIG_ENV = "BACKFILL_CONFIG"
+# Where a table's per-date row counts come from: "scan" counts rows (COUNT(*) per date inside the window);
+# "partitions" reads them from the warehouse's partition metadata (BigQuery's INFORMATION_SCHEMA.PARTITIONS)
+# when the table is partitioned by day on its date column, else falls back to the scan; "auto" (default) is
+# "partitions" wherever the engine keeps partition metadata and the catalog shows the table partitioned by
+# day on its date column. Engines without partition metadata (DuckDB) always scan.
+COVERAGE_MODES = ("auto", "scan", "partitions")
 
 
 class ConfigError(ValueError):
@@ -48,6 +54,7 @@ class Table:
     processor: str
     backfill_job: str
     min_rows_per_game: int = 0
+    coverage: str = "auto"  # one of COVERAGE_MODES
 
     @property
     def key(self) -> str:
@@ -224,7 +231,10 @@ def _read_table(name: str, r: _Reader) -> Table:
         processor=r.identifier("processor"),
         backfill_job=r.identifier("backfill_job", JOB_PATH),
         min_rows_per_game=r.int("min_rows_per_game", 0, minimum=0),
+        coverage=r.get("coverage", str, "auto"),
     )
+    if table.coverage not in COVERAGE_MODES:
+        r.fail(r.key("coverage"), f"must be one of {', '.join(COVERAGE_MODES)}, got {table.coverage!r}")
     r.done()
     return table
 

@@ -63,6 +63,7 @@ class Figures:
     queries: int = 0
     elapsed_s: float = 0.0
     bytes_processed: int | None = None
+    coverage_sources: dict[str, str] = field(default_factory=dict)  # table name -> where its row counts came from
 
     @property
     def computable(self) -> bool:
@@ -80,7 +81,11 @@ def window_for(config: Config, season: Season | None) -> tuple[dt.date, dt.date]
 
 
 def _days(series: pd.Series) -> list[dt.date]:
-    return [ts.date() for ts in pd.to_datetime(series)]
+    values = pd.to_datetime(series)
+    if len(values) and not isinstance(values.dtype, pd.DatetimeTZDtype) and not values.isna().any():
+        # the same dates as Timestamp.date() one by one, converted in numpy: 100k coverage rows take milliseconds
+        return values.to_numpy().astype("datetime64[D]").astype(object).tolist()
+    return [ts.date() for ts in values]
 
 
 def expected_dates(schedule: pd.DataFrame, window: tuple[dt.date, dt.date]) -> dict[dt.date, int]:
@@ -91,11 +96,12 @@ def expected_dates(schedule: pd.DataFrame, window: tuple[dt.date, dt.date]) -> d
 
 def bootstrap_dates(config: Config, expected: set[dt.date] | dict, days: int) -> set[dt.date]:
     """Expected dates in the first `days` calendar days of their season (opener = day 0)."""
+    if days <= 0:
+        return set()
     out = set()
-    for d in expected:
-        season = config.season_of(d)
-        if season is not None and 0 <= (d - season.opener).days < days:
-            out.add(d)
+    for season in config.seasons:
+        last = season.opener + dt.timedelta(days=days - 1)
+        out.update(d for d in expected if season.opener <= d <= last and season.contains(d))
     return out
 
 
@@ -118,6 +124,44 @@ class _Ctx:
     eligible: dict[str, list[dt.date]]
     rows: dict[str, dict[dt.date, int]]
     runs: pd.DataFrame | None  # runs of configured tables, season-filtered, with a `table` column
+    # Worked out once per compute, so no figure loops over dates once per table and season (benchmarks/README.md).
+    eligible_sets: dict[str, frozenset[dt.date]] = field(default_factory=dict)
+    present_sets: dict[str, frozenset[dt.date]] = field(default_factory=dict)  # table key -> dates with rows > 0
+    season_names: dict[dt.date, str] = field(default_factory=dict)  # expected date -> its season's name ("" if none)
+    complete: dict[str, list[dt.date]] = field(default_factory=dict)  # phase -> eligible dates present in every table
+
+    def phase_of(self, table: Table) -> Phase:
+        return self._phase_by_key[table.key]
+
+    def table_named(self, name: str) -> Table:
+        return self._table_by_name[name]
+
+    def __post_init__(self) -> None:
+        self._phase_by_key = {t.key: p for p in self.config.phases for t in p.tables}
+        self._table_by_name = {t.name: t for t in self.config.tables}
+        self.eligible_sets = {name: frozenset(days) for name, days in self.eligible.items()}
+        self.present_sets = {key: frozenset(d for d, n in have.items() if n > 0) for key, have in self.rows.items()}
+        if self.expected is not None:
+            self.season_names = _season_names(self.config, self.expected)
+            for phase in self.config.phases:
+                if any(t.key in self.snap.errors for t in phase.tables):
+                    self.complete[phase.name] = []  # a table in error counts as 0 dates for the phase's gate
+                    continue
+                common = self.eligible_sets.get(phase.name, frozenset())
+                for t in phase.tables:
+                    common = common & self.present_sets.get(t.key, frozenset())
+                self.complete[phase.name] = [d for d in self.eligible.get(phase.name, []) if d in common]
+
+
+def _season_names(config: Config, days) -> dict[dt.date, str]:
+    """Each day's season name ("" outside every season), walking the sorted days and seasons once."""
+    seasons = sorted(config.seasons, key=lambda s: s.start)
+    out, i = {}, 0
+    for d in sorted(days):
+        while i < len(seasons) and seasons[i].end < d:
+            i += 1
+        out[d] = seasons[i].name if i < len(seasons) and seasons[i].contains(d) else ""
+    return out
 
 
 def compute(snap: Snapshot, config: Config, season: str | None = None) -> Figures:
@@ -130,8 +174,11 @@ def compute(snap: Snapshot, config: Config, season: str | None = None) -> Figure
     rows: dict[str, dict[dt.date, int]] = {}
     if snap.coverage.ok:
         cov = snap.coverage.frame
-        for key, part in cov.groupby("table", sort=False):
-            rows[str(key)] = {d: int(n) for d, n in zip(_days(part["day"]), part["rows"], strict=True) if window[0] <= d <= window[1]}
+        start, end = window
+        for key, d, n in zip(cov["table"].astype(str).tolist(), _days(cov["day"]), cov["rows"].tolist(), strict=True):
+            have = rows.setdefault(key, {})
+            if start <= d <= end:
+                have[d] = int(n)
     ctx = _Ctx(config, snap, chosen, window, snap.checked_at, expected, eligible, rows, _runs(snap, config, window))
 
     tables = _tables(ctx)
@@ -158,6 +205,7 @@ def compute(snap: Snapshot, config: Config, season: str | None = None) -> Figure
         queries=snap.queries,
         elapsed_s=snap.elapsed_s,
         bytes_processed=snap.bytes_processed,
+        coverage_sources={t.name: snap.coverage_sources[t.key] for t in config.tables if t.key in snap.coverage_sources},
     )
 
 
@@ -186,8 +234,8 @@ def _table_error(ctx: _Ctx, t: Table) -> str | None:
 
 
 def _present(ctx: _Ctx, t: Table, phase: Phase) -> list[dt.date]:
-    have = ctx.rows.get(t.key, {})
-    return [d for d in ctx.eligible.get(phase.name, []) if have.get(d, 0) > 0]
+    have = ctx.present_sets.get(t.key, frozenset())
+    return [d for d in ctx.eligible.get(phase.name, []) if d in have]
 
 
 def _rate_per_table(ctx: _Ctx) -> dict[str, float]:
@@ -197,11 +245,11 @@ def _rate_per_table(ctx: _Ctx) -> dict[str, float]:
     minutes = ctx.config.thresholds.rate_window_minutes
     since = pd.Timestamp(ctx.now - dt.timedelta(minutes=minutes))
     recent = ctx.runs[(ctx.runs["outcome"] == "success") & (ctx.runs["succeeded_at"] > since) & (ctx.runs["succeeded_at"] <= pd.Timestamp(ctx.now))]
-    out = {}
-    for t in ctx.config.tables:
-        eligible = set(ctx.eligible.get(ctx.config.phase_of(t).name, []))
-        days = {d for d in recent.loc[recent["table"] == t.name, "day"] if d in eligible}
-        out[t.name] = len(days) * 60 / minutes
+    out = {t.name: 0.0 for t in ctx.config.tables}
+    for name, days in recent.groupby("table", sort=False)["day"]:
+        if name in out:
+            eligible = ctx.eligible_sets.get(ctx.phase_of(ctx.table_named(name)).name, frozenset())
+            out[name] = len({d for d in days if d in eligible}) * 60 / minutes
     return out
 
 
@@ -220,8 +268,9 @@ def _tables(ctx: _Ctx) -> pd.DataFrame:
                 if error and ctx.expected is None or (error and not ctx.snap.coverage.ok):
                     dates = partial = extra = None
                 else:
-                    dates = 0 if error else len(_present(ctx, t, phase))
-                    partial = 0 if error else len(_partial_of(ctx, t, phase))
+                    present = [] if error else _present(ctx, t, phase)
+                    dates = len(present)
+                    partial = 0 if error else len(_partial_of(ctx, t, phase, present))
                     extra = 0 if error else len(_extra_of(ctx, t, phase))
                 status = "error" if error else _status(dates, n_eligible)
                 records.append({
@@ -255,12 +304,12 @@ def _pct(part, whole) -> float | None:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
-def _partial_of(ctx: _Ctx, t: Table, phase: Phase) -> list[tuple[dt.date, int, int]]:
+def _partial_of(ctx: _Ctx, t: Table, phase: Phase, present: list[dt.date] | None = None) -> list[tuple[dt.date, int, int]]:
     if not t.min_rows_per_game or ctx.expected is None:
         return []
     have = ctx.rows.get(t.key, {})
     out = []
-    for d in _present(ctx, t, phase):
+    for d in _present(ctx, t, phase) if present is None else present:
         want = ctx.expected[d] * t.min_rows_per_game
         if have[d] < want:
             out.append((d, have[d], want))
@@ -268,8 +317,8 @@ def _partial_of(ctx: _Ctx, t: Table, phase: Phase) -> list[tuple[dt.date, int, i
 
 
 def _extra_of(ctx: _Ctx, t: Table, phase: Phase) -> list[dt.date]:
-    eligible = set(ctx.eligible.get(phase.name, []))
-    return sorted(d for d, n in ctx.rows.get(t.key, {}).items() if n > 0 and d not in eligible)
+    eligible = ctx.eligible_sets.get(phase.name, frozenset())
+    return sorted(d for d in ctx.present_sets.get(t.key, frozenset()) if d not in eligible)
 
 
 def _phases(ctx: _Ctx, tables: pd.DataFrame) -> pd.DataFrame:
@@ -282,11 +331,8 @@ def _phases(ctx: _Ctx, tables: pd.DataFrame) -> pd.DataFrame:
                        bootstrap_dates=None, complete_dates=None, complete_pct=None, work_pct=None, gate=None)
         else:
             eligible = ctx.eligible[phase.name]
-            broken = set(mine.loc[mine["status"] == "error", "table"])
-            complete = [
-                d for d in eligible
-                if all(t.name not in broken and ctx.rows.get(t.key, {}).get(d, 0) > 0 for t in phase.tables)
-            ]
+            # eligible dates present in every table; none while a table of the phase is in error (see _Ctx)
+            complete = ctx.complete[phase.name]
             done = int(mine["dates"].sum())
             slots = len(eligible) * len(phase.tables)
             rec.update(
@@ -305,9 +351,22 @@ def _phases(ctx: _Ctx, tables: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _per_season(ctx: _Ctx, days) -> dict[str, int]:
+    """How many of `days` (expected dates) fall in each season, by name."""
+    out: dict[str, int] = {}
+    for d in days:
+        name = ctx.season_names.get(d, "")
+        out[name] = out.get(name, 0) + 1
+    return out
+
+
 def _seasons(ctx: _Ctx) -> pd.DataFrame:
     records = []
     seasons = [ctx.season] if ctx.season else list(ctx.config.seasons)
+    if ctx.expected is not None and ctx.snap.coverage.ok:
+        counts = _per_season(ctx, ctx.expected)
+        per_phase = {p.name: (_per_season(ctx, ctx.eligible[p.name]), _per_season(ctx, ctx.complete[p.name]))
+                     for p in ctx.config.phases}
     for season in seasons:
         rec: dict = {"season": season.name}
         if ctx.expected is None or not ctx.snap.coverage.ok:
@@ -316,23 +375,19 @@ def _seasons(ctx: _Ctx) -> pd.DataFrame:
                 rec[f"{phase.name} eligible"] = rec[f"{phase.name} complete"] = rec[f"{phase.name} %"] = None
             records.append(rec)
             continue
-        rec["expected"] = sum(1 for d in ctx.expected if season.contains(d))
+        rec["expected"] = counts.get(season.name, 0)
         for phase in ctx.config.phases:
-            eligible = [d for d in ctx.eligible[phase.name] if season.contains(d)]
-            complete = [d for d in eligible if all(_has(ctx, t, d) for t in phase.tables)]
-            rec[f"{phase.name} eligible"] = len(eligible)
-            rec[f"{phase.name} complete"] = len(complete)
-            rec[f"{phase.name} %"] = _pct(len(complete), len(eligible))
+            eligible = per_phase[phase.name][0].get(season.name, 0)
+            complete = per_phase[phase.name][1].get(season.name, 0)
+            rec[f"{phase.name} eligible"] = eligible
+            rec[f"{phase.name} complete"] = complete
+            rec[f"{phase.name} %"] = _pct(complete, eligible)
         records.append(rec)
     frame = pd.DataFrame.from_records(records)
     for col in frame.columns:
         if col == "expected" or col.endswith((" eligible", " complete")):
             frame[col] = frame[col].astype("Int64")
     return frame
-
-
-def _has(ctx: _Ctx, t: Table, d: dt.date) -> bool:
-    return t.key not in ctx.snap.errors and ctx.rows.get(t.key, {}).get(d, 0) > 0
 
 
 # --- rate and ETA ------------------------------------------------------------
@@ -403,8 +458,7 @@ def backfill_command(table: Table, start: dt.date, end: dt.date) -> str:
 
 
 def _command_for(ctx: _Ctx, table_name: str, day: dt.date) -> str:
-    table = next(t for t in ctx.config.tables if t.name == table_name)
-    return backfill_command(table, day, day)
+    return backfill_command(ctx.table_named(table_name), day, day)
 
 
 def _empty(columns) -> pd.DataFrame:
@@ -481,10 +535,10 @@ def _missing_ranges(ctx: _Ctx, tables: pd.DataFrame) -> pd.DataFrame:
     if ctx.expected is None or not ctx.snap.coverage.ok:
         return _empty(RANGE_COLUMNS)
     records = []
-    season_name = lambda d: (s.name if (s := ctx.config.season_of(d)) else "")  # noqa: E731
+    season_name = ctx.season_names.get  # every eligible date is an expected date, so it has an entry
     for phase in ctx.config.phases:
         for t in phase.tables:
-            present = set(_present(ctx, t, phase)) if t.key not in ctx.snap.errors else set()
+            present = ctx.present_sets.get(t.key, frozenset()) if t.key not in ctx.snap.errors else frozenset()
             for start, end, n in missing_ranges(ctx.eligible[phase.name], present, season_name):
                 records.append({"phase": phase.name, "table": t.name, "season": season_name(start), "start": start,
                                 "end": end, "dates": n, "command": backfill_command(t, start, end)})

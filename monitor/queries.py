@@ -1,7 +1,7 @@
 """The few SQL texts of a refresh, in BigQuery Standard SQL.
 
 Every value is an @named parameter. Names come only from the validated config and
-reach the text through the engine's `table_ref` / `columns_ref`, which quote them
+reach the text through the engine's `table_ref` / `columns_ref` / `partitions_ref`, which quote them
 after checking them against the identifier pattern. Nothing else is formatted in.
 """
 
@@ -23,21 +23,86 @@ class Query:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def catalog(config: Config, wh: Warehouse) -> Query:
-    """Which configured tables exist, and their columns: one job over every dataset."""
+STREAMING_PARTITION = "__UNPARTITIONED__"  # BigQuery's partition of rows still in the streaming buffer
+DAY_PARTITION_ID = "%Y%m%d"  # a day partition's id; month, year and hour ids are shorter or longer
+
+
+def partition_metadata(wh: Warehouse) -> bool:
+    """Whether the engine keeps per-partition row counts (BigQuery); DuckDB does not, so it always scans."""
+    ref = getattr(wh, "partitions_ref", None)
+    return ref is not None and bool(getattr(wh, "partition_metadata", False))
+
+
+def partition_candidates(config: Config, wh: Warehouse) -> list[Table]:
+    """Tables whose row counts may come from partition metadata: all but those configured to scan."""
+    return [t for t in config.tables if t.coverage != "scan"] if partition_metadata(wh) else []
+
+
+def _by_dataset(sources) -> dict[str, list[str]]:
     wanted: dict[str, list[str]] = {}
-    for source in (config.schedule, config.runs, *config.tables):
+    for source in sources:
         table = source.name if isinstance(source, Table) else source.table
         wanted.setdefault(source.dataset, []).append(table)
+    return wanted
+
+
+def catalog(config: Config, wh: Warehouse, partition_tables: list[Table] | tuple = ()) -> Query:
+    """Which configured tables exist, and their columns: one job over every dataset.
+
+    On an engine with partition metadata each column row also says whether it is the table's partitioning
+    column, and the same job reads the partitions of `partition_tables` (see `partitions`): one
+    INFORMATION_SCHEMA job per refresh instead of two, since each one bills a minimum.
+    """
+    metadata = partition_metadata(wh)
+    extra = "data_type, is_partitioning_column, CAST(NULL AS STRING) AS partition_id, CAST(NULL AS INT64) AS total_rows" if metadata else ""
     branches, params = [], {}
-    for i, (dataset, tables) in enumerate(wanted.items()):
+    for i, (dataset, tables) in enumerate(_by_dataset((config.schedule, config.runs, *config.tables)).items()):
         params[f"dataset_{i}"] = dataset
         params[f"tables_{i}"] = tables
         branches.append(
-            f"SELECT table_schema AS dataset, table_name, column_name FROM {wh.columns_ref(dataset)}\n"
+            f"SELECT table_schema AS dataset, table_name, column_name{', ' + extra if extra else ''} FROM {wh.columns_ref(dataset)}\n"
             f"WHERE table_schema = @dataset_{i} AND table_name IN UNNEST(@tables_{i})"
         )
-    return Query("catalog", "\nUNION ALL\n".join(branches), params)
+    if metadata and partition_tables:
+        part = _partition_branches(config, wh, partition_tables, columns=True)
+        branches += part.sql.split(_UNION)
+        params.update(part.params)
+    return Query("catalog", _UNION.join(branches), params)
+
+
+_UNION = "\nUNION ALL\n"
+
+
+def partitions(config: Config, wh: Warehouse, tables: list[Table]) -> Query:
+    """Per-date row counts of `tables` from partition metadata (BigQuery INFORMATION_SCHEMA.PARTITIONS), one job.
+
+    Returns each table's day partitions inside the window, its streaming-buffer partition (rows not yet in a
+    day partition), and any partition whose id is not a day (month or year partitioning, or an unpartitioned
+    table's NULL id), so the snapshot can tell which tables these counts describe exactly.
+    """
+    return _partition_branches(config, wh, tables, columns=False)
+
+
+def _partition_branches(config: Config, wh: Warehouse, tables, *, columns: bool) -> Query:
+    params: dict[str, Any] = {
+        "streaming_partition": STREAMING_PARTITION,
+        "day_id_length": len(config.start.strftime(DAY_PARTITION_ID)),
+        "first_partition": config.start.strftime(DAY_PARTITION_ID),
+        "last_partition": config.end.strftime(DAY_PARTITION_ID),
+    }
+    filler = "CAST(NULL AS STRING) AS column_name, CAST(NULL AS STRING) AS data_type, CAST(NULL AS STRING) AS is_partitioning_column, " if columns else ""
+    branches = []
+    for i, (dataset, names) in enumerate(_by_dataset(tables).items()):
+        params[f"pdataset_{i}"] = dataset
+        params[f"ptables_{i}"] = names
+        branches.append(
+            f"SELECT table_schema AS dataset, table_name, {filler}partition_id, total_rows\n"
+            f"FROM {wh.partitions_ref(dataset)}\n"
+            f"WHERE table_schema = @pdataset_{i} AND table_name IN UNNEST(@ptables_{i})\n"
+            f"  AND (partition_id IS NULL OR partition_id = @streaming_partition OR LENGTH(partition_id) < @day_id_length\n"
+            f"       OR (LENGTH(partition_id) = @day_id_length AND partition_id BETWEEN @first_partition AND @last_partition))"
+        )
+    return Query("partitions", _UNION.join(branches), params)
 
 
 def coverage(config: Config, wh: Warehouse, tables: list[Table], include_schedule: bool = True) -> Query:
@@ -73,7 +138,7 @@ WITH run_rows AS (
          TO_JSON_STRING(errors) AS errors_json
   FROM {runs_table}
   WHERE data_date BETWEEN @start AND @end
-    AND started_at <= @now
+    AND started_at > @since AND started_at <= @now
     AND processor_name IN UNNEST(@processors)
 ),
 runs AS (
@@ -95,15 +160,23 @@ runs AS (
 SELECT 'run' AS kind, run_id, processor_name, data_date, started_at, has_success, has_failure, has_partial,
        has_skipped, has_cleanup, succeeded_at, errors_json, failure_category, cleanup_reason
 FROM runs
-WHERE started_at > @since
 UNION ALL
 SELECT 'last_success', CAST(NULL AS STRING), processor_name, CAST(NULL AS DATE), CAST(NULL AS TIMESTAMP),
-       TRUE, FALSE, FALSE, FALSE, FALSE, MAX(succeeded_at), CAST(NULL AS STRING), CAST(NULL AS STRING),
-       CAST(NULL AS STRING)
-FROM runs
-WHERE has_success
+       TRUE, FALSE, FALSE, FALSE, FALSE, MAX(COALESCE(processed_at, started_at)), CAST(NULL AS STRING),
+       CAST(NULL AS STRING), CAST(NULL AS STRING)
+FROM {runs_table}
+WHERE data_date BETWEEN @start AND @end
+  AND started_at <= @now
+  AND status = 'success'
+  AND processor_name IN UNNEST(@processors)
 GROUP BY processor_name
 """
+# Why two reads of the run history instead of one collapse of the whole window (it was one before): only the
+# runs of the last `history_hours` are needed in full, and every row of a run carries the run's started_at (the
+# final and cleanup rows repeat it; warehouse.md), so filtering rows on started_at keeps exactly the runs that
+# started inside the history window, with all their rows. A processor's last success is the latest success
+# row's time, which needs no collapse by run_id. Collapsing millions of old runs to keep a few thousand cost
+# seconds and gigabytes on a 10-million-row history (benchmarks/README.md); this grows with the recent runs only.
 
 
 def runs(config: Config, wh: Warehouse, now: dt.datetime) -> Query:

@@ -52,6 +52,7 @@ def to_json(fig: Figures, config) -> dict:
                                    "dates_per_hour", "last_success_at", "status", "error"])
     for t in tables:
         t["error"] = t["error"] or None
+        t["coverage_source"] = fig.coverage_sources.get(t["table"])  # extra key: scan, partitions, ... (None: not read)
     seasons = []
     for _, r in fig.seasons.iterrows():
         seasons.append({

@@ -39,6 +39,9 @@ class Warehouse(Protocol):
 
     def columns_ref(self, dataset: str) -> str: ...
 
+    # Optional, for engines that keep per-partition row counts (BigQuery): `partition_metadata = True` and
+    # `partitions_ref(dataset)` spelling the dataset's partitions view. Engines without them (DuckDB) scan.
+
     def query(self, sql: str, params: dict[str, Any], *, now: dt.datetime, deadline_s: float) -> Result: ...
 
     def close(self) -> None: ...
@@ -62,6 +65,6 @@ def ensure_read_only(sql: str) -> None:
         raise QueryError("refused: the monitor only runs SELECT queries")
 
 
-def one_line(exc: BaseException, limit: int = 300) -> str:
+def one_line(exc: BaseException | str, limit: int = 300) -> str:
     text = " ".join(str(exc).split()) or exc.__class__.__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -24,6 +24,7 @@ from monitor.identifiers import IDENTIFIER, PROJECT_ID, checked
 from monitor.warehouse.base import QueryError, Result, WarehouseError, ensure_read_only, one_line
 
 DEFAULT_MAX_BYTES_BILLED = 10 * 1024**3  # 10 GiB per job
+RESULT_PAGE_ROWS = 100_000  # rows per results page (BigQuery also caps a page at 10 MB)
 JOB_LABELS = {"app": "backfill-monitor"}
 LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,40}")
 BIGQUERY_SCOPES = ("https://www.googleapis.com/auth/bigquery",)
@@ -32,16 +33,19 @@ NO_CREDENTIALS = (
     "(or set GOOGLE_APPLICATION_CREDENTIALS to a key file), or give the app a service account "
     "in .streamlit/secrets.toml under [gcp_service_account] (see .streamlit/secrets.toml.example)"
 )
-URL_HELP = "use bigquery://PROJECT[?location=US&endpoint=http://127.0.0.1:PORT]"
+URL_HELP = "use bigquery://PROJECT[?location=US&endpoint=http://127.0.0.1:PORT&partitions=on|off]"
+SWITCH = {"on": True, "off": False}
 
 
 # --- URL ----------------------------------------------------------------------
 
 
 def parse_url(url: str, project: str | None = None) -> dict[str, str | None]:
-    """bigquery://PROJECT[?location=..&endpoint=..] -> {project, location, endpoint}; WarehouseError if unusable.
+    """bigquery://PROJECT[?location=..&endpoint=..&partitions=on|off] -> {project, location, endpoint, partitions};
+    WarehouseError if unusable.
 
-    A project in the URL wins over `project` (from the pipeline config).
+    A project in the URL wins over `project` (from the pipeline config). `partitions` (None unless given) says
+    whether coverage may read INFORMATION_SCHEMA.PARTITIONS (see BigQueryWarehouse).
     """
     parts = urlsplit(url)
     if parts.scheme != "bigquery" or not url.startswith("bigquery://"):
@@ -52,7 +56,7 @@ def parse_url(url: str, project: str | None = None) -> dict[str, str | None]:
         query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
         raise WarehouseError(f"BigQuery URL has a malformed query string: {URL_HELP}") from None
-    unknown = sorted(set(query) - {"location", "endpoint"})
+    unknown = sorted(set(query) - {"location", "endpoint", "partitions"})
     if unknown:
         raise WarehouseError(f"BigQuery URL has unknown option(s) {', '.join(unknown)}: {URL_HELP}")
     if any(len(v) > 1 for v in query.values()):
@@ -63,6 +67,9 @@ def parse_url(url: str, project: str | None = None) -> dict[str, str | None]:
     location = query.get("location", [None])[0]
     if location is not None and not LOCATION.fullmatch(location):
         raise WarehouseError(f"invalid BigQuery location {_shown(location)}: e.g. US, EU or us-central1")
+    partitions = query.get("partitions", [None])[0]
+    if partitions is not None and partitions not in SWITCH:
+        raise WarehouseError(f"BigQuery URL option partitions must be on or off, got {_shown(partitions)}")
     if "@" in parts.netloc:
         raise WarehouseError("BigQuery URL must not carry credentials: use ADC or the app's secrets")
     name = parts.netloc or project
@@ -72,7 +79,8 @@ def parse_url(url: str, project: str | None = None) -> dict[str, str | None]:
         raise WarehouseError(
             f"invalid BigQuery project id {_shown(name)}: 6-30 lowercase letters, digits and hyphens, starting with a letter"
         )
-    return {"project": name, "location": location, "endpoint": endpoint}
+    return {"project": name, "location": location, "endpoint": endpoint,
+            "partitions": None if partitions is None else SWITCH[partitions]}
 
 
 def _shown(text: str) -> str:
@@ -209,7 +217,14 @@ def describe(exc: Exception, cap: int | None = None) -> str:
 
 
 class BigQueryWarehouse:
-    """One client per process; queries from several threads share it (the client is thread-safe)."""
+    """One client per process; queries from several threads share it (the client is thread-safe).
+
+    `partition_metadata`: whether coverage may read per-date row counts from INFORMATION_SCHEMA.PARTITIONS
+    (tables configured `coverage = "auto"` or `"partitions"`). Default: on for BigQuery, off against an
+    emulator `endpoint`, because the emulator answers that view by writing every partition of the dataset into
+    the SQL text as a literal and parsing it again (about 20 ms per partition: a minute for the NBA demo),
+    while BigQuery reads it from metadata. Tests and benchmarks turn it on explicitly.
+    """
 
     def __init__(
         self,
@@ -220,6 +235,7 @@ class BigQueryWarehouse:
         credentials: Any = None,
         max_bytes_billed: int | None = None,
         client: Any = None,
+        partition_metadata: bool | None = None,
     ):
         self.project = checked(project, PROJECT_ID)
         self.location = location
@@ -228,6 +244,7 @@ class BigQueryWarehouse:
         if self.max_bytes_billed <= 0:
             raise WarehouseError("maximum bytes billed must be a positive number of bytes")
         self.label = f"bigquery://{self.project}"
+        self.partition_metadata = (self.endpoint is None) if partition_metadata is None else bool(partition_metadata)
         self._client = client or self._make_client(credentials)
 
     def _make_client(self, credentials: Any):
@@ -255,6 +272,9 @@ class BigQueryWarehouse:
     def columns_ref(self, dataset: str) -> str:
         # The dataset-qualified view: the region-qualified one returns nothing on the emulator.
         return f"`{self.project}.{checked(dataset)}`.INFORMATION_SCHEMA.COLUMNS"
+
+    def partitions_ref(self, dataset: str) -> str:
+        return f"`{self.project}.{checked(dataset)}`.INFORMATION_SCHEMA.PARTITIONS"
 
     def job_config(self, params: dict[str, Any]):
         from google.cloud import bigquery
@@ -306,7 +326,9 @@ class BigQueryWarehouse:
                 if state["abandoned"]:  # the caller gave up while the job was being inserted
                     self._cancel([job])
                     return
-                rows = job.result(timeout=left(), retry=retry.with_deadline(left()), job_retry=None)
+                # page_size: the call that waits for the job also brings the first page of rows, so a query is two
+                # HTTP round trips (insert, results) instead of three (insert, wait, rows); see benchmarks/README.md.
+                rows = job.result(timeout=left(), retry=retry.with_deadline(left()), job_retry=None, page_size=RESULT_PAGE_ROWS)
                 frame = rows.to_dataframe(create_bqstorage_client=False, progress_bar_type=None)
                 state["result"] = Result(frame, job.total_bytes_processed)
             except BaseException as exc:  # handed to the caller's thread
@@ -393,5 +415,5 @@ def open_bigquery(url: str, *, project: str | None = None, credentials: Any = No
     parsed = parse_url(url, project)
     return BigQueryWarehouse(
         parsed["project"], location=parsed["location"], endpoint=parsed["endpoint"],
-        credentials=credentials, max_bytes_billed=max_bytes_billed,
+        credentials=credentials, max_bytes_billed=max_bytes_billed, partition_metadata=parsed["partitions"],
     )
