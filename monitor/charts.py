@@ -76,11 +76,13 @@ def phase_progress(phases: pd.DataFrame) -> alt.Chart:
     )
 
 
-def table_progress(tables: pd.DataFrame) -> alt.Chart:
-    """Bars per table (% of eligible dates), one row of bars per phase, coloured by status.
+def table_progress(tables: pd.DataFrame, title: str | None = None, legend: bool = True) -> alt.Chart:
+    """Bars per table (% of eligible dates), coloured by status; the pages draw one chart per phase (`title`),
+    with the status legend under the last one.
 
     A table in error has no figure: it gets a full-width red bar labelled "error" with
-    the reason in its tooltip, never a zero that looks like "not started".
+    the reason in its tooltip, never a zero that looks like "not started". No facets and a
+    narrow, one-column legend: the chart stretches to the page's width and fits a phone too.
     """
     records = []
     for row in tables.itertuples(index=False):
@@ -100,42 +102,48 @@ def table_progress(tables: pd.DataFrame) -> alt.Chart:
             "progress": progress,
         })
     data = pd.DataFrame.from_records(records, columns=["phase", "table", "status", "bar", "progress"])
-    return (
+    chart = (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("bar:Q", title="% of eligible dates (error: full red bar, no figure)", scale=alt.Scale(domain=[0, 100])),
-            y=alt.Y("table:N", title=None, sort=list(data["table"]), axis=alt.Axis(labelLimit=320)),
-            row=alt.Row("phase:N", title=None, sort=list(dict.fromkeys(data["phase"])),
-                        header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold")),
-            color=alt.Color("status:N", title="Status", scale=status_scale(), legend=alt.Legend(orient="bottom")),
+            x=alt.X("bar:Q", title="% of eligible dates", scale=alt.Scale(domain=[0, 100]),
+                    axis=alt.Axis(values=[0, 25, 50, 75, 100])),
+            # the same label width in every phase's chart, so their bars line up
+            y=alt.Y("table:N", title=None, sort=list(data["table"]),
+                    axis=alt.Axis(labelLimit=180, minExtent=180, maxExtent=180)),
+            color=alt.Color("status:N", title="Status", scale=status_scale(),
+                            legend=alt.Legend(orient="bottom", direction="vertical",
+                                              labelExpr=f"datum.label == '{STATUS_LABELS['error']}' ? "
+                                                        "'error: full bar, no figure' : datum.label")
+                            if legend else None),
             tooltip=[alt.Tooltip("phase:N"), alt.Tooltip("table:N"), alt.Tooltip("status:N"), alt.Tooltip("progress:N")],
         )
-        .resolve_scale(y="independent")
         .properties(height=alt.Step(22))
     )
+    return chart.properties(title=alt.Title(title, anchor="start")) if title else chart
 
 
-def season_coverage(seasons: pd.DataFrame, phases: list[str]) -> alt.Chart:
-    """Grouped bars per season: eligible vs complete dates, one panel per phase."""
+def season_coverage(seasons: pd.DataFrame, phase: str) -> alt.Chart:
+    """Grouped bars per season for one phase (the chart's title): eligible vs complete dates.
+
+    One chart per phase rather than facets, so each stretches to its column: side by side on a
+    desktop, one under the other on a phone."""
     records = []
     for row in seasons.to_dict("records"):
-        for phase in phases:
-            for measure in MEASURE_LABELS:
-                value = _int(row.get(f"{phase} {measure}"))
-                if value is None:
-                    continue
-                records.append({"season": row["season"], "phase": phase, "measure": measure, "dates": value,
-                                "pct": _float(row.get(f"{phase} %"))})
+        for measure in MEASURE_LABELS:
+            value = _int(row.get(f"{phase} {measure}"))
+            if value is None:
+                continue
+            records.append({"season": row["season"], "phase": phase, "measure": measure, "dates": value,
+                            "pct": _float(row.get(f"{phase} %"))})
     data = pd.DataFrame.from_records(records, columns=["season", "phase", "measure", "dates", "pct"])
     return (
-        alt.Chart(data)
+        alt.Chart(data, title=alt.Title(phase, anchor="start"))
         .mark_bar()
         .encode(
             x=alt.X("season:N", title="Season", sort=list(dict.fromkeys(data["season"])), axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("measure:N", sort=list(MEASURE_LABELS)),
             y=alt.Y("dates:Q", title="Dates"),
-            column=alt.Column("phase:N", title=None, sort=list(phases)),
             color=alt.Color("measure:N", title=None,
                             scale=alt.Scale(domain=list(MEASURE_LABELS), range=list(MEASURE_COLORS)),
                             legend=alt.Legend(orient="bottom")),

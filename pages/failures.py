@@ -56,7 +56,7 @@ else:
                               f"{failures['data_date'].iat[i]} · run {failures['run_id'].iat[i]}",
     )
     st.code(failures["error_message"].fillna("").iat[picked] or "(no message)", language=None, wrap_lines=True)
-    st.code(failures["command"].iat[picked], language="bash")
+    st.code(failures["command"].iat[picked], language="bash", wrap_lines=True)
 
 st.subheader(f"Stuck runs (running for over {data.span(thresholds.stuck_after_minutes).removeprefix('last ')}): "
              f"{len(fig.stuck)}")
@@ -70,4 +70,4 @@ st.subheader(f"Unresolved ({data.span(minutes)}): {len(unresolved)}")
 st.caption("The latest finished run of the processor for that date failed.")
 if not unresolved.empty:
     st.dataframe(unresolved, hide_index=True, column_config=COLUMNS)
-    st.code("\n".join(unresolved["command"]), language="bash")
+    st.code("\n".join(unresolved["command"]), language="bash", wrap_lines=True)

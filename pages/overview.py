@@ -42,7 +42,7 @@ for row in fig.phases.itertuples(index=False):
             continue
         rate = rates[row.phase]
         speed_text, eta_text, sentence = rate_and_eta(rate)
-        progress, work, gate, speed, eta = st.columns(5)
+        progress, work, gate, speed, eta = st.columns([1.4, 0.9, 0.9, 1.1, 1.1])  # room for "Phase 4 · Precompute"
         progress.metric(f"{row.phase} · {row.label}", f"{row.complete_dates} / {row.eligible_dates}",
                         f"{row.complete_pct:.1f}% complete", delta_color="off", delta_arrow="off",
                         help="Eligible dates present in every table of the phase")
@@ -51,7 +51,10 @@ for row in fig.phases.itertuples(index=False):
                     icon=":material/check_circle:" if row.gate == "pass" else ":material/hourglass_empty:",
                     help="Passes when every eligible date is complete")
         speed.metric(f"Dates/hour ({data.span(rate.window_minutes)})", speed_text)
-        eta.metric("ETA", eta_text)
+        if eta_text == "not started":  # too wide for the column as a figure: a dash, the note in a pill
+            eta.metric("ETA", "—", "not started", delta_color="off", delta_arrow="off")
+        else:
+            eta.metric("ETA", eta_text)
         st.altair_chart(charts.phase_progress(fig.phases[fig.phases["phase"] == row.phase]))
         st.caption(data.plain(sentence))
         if row.bootstrap_dates:
@@ -68,8 +71,9 @@ if fig.failures is None:
 else:
     if not fig.warnings and fig.failures.empty:
         st.success(f"No warnings and no failed runs ({window}).", icon=":material/check_circle:")
-    st.page_link("pages/failures.py", label=f"{len(fig.failures)} failed runs ({window}) · {len(fig.stuck)} stuck "
-                 f"· {len(fig.unresolved)} unresolved: open Failures", icon=":material/error:")
+    # the counts as text (it wraps on a phone), the link short: a page link's label never wraps
+    st.caption(f"{len(fig.failures)} failed runs ({window}) · {len(fig.stuck)} stuck · {len(fig.unresolved)} unresolved")
+    st.page_link("pages/failures.py", label="Open Failures", icon=":material/error:")
 
 st.subheader(f"Dates finished per hour (last {config.thresholds.history_hours} h)")
 if fig.failures is None:

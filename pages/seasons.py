@@ -25,4 +25,5 @@ st.dataframe(
     hide_index=True,
     column_config={f"{p} %": st.column_config.NumberColumn(format="%.1f%%") for p in phases},
 )
-st.altair_chart(charts.season_coverage(seasons, phases))
+for column, phase in zip(st.columns(len(phases)), phases, strict=True):  # side by side; stacked on a phone
+    column.altair_chart(charts.season_coverage(seasons, phase))

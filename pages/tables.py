@@ -42,7 +42,10 @@ st.dataframe(
         "error": st.column_config.TextColumn("Reason", width="large"),
     },
 )
-st.altair_chart(charts.table_progress(tables))
+chart_phases = list(dict.fromkeys(tables["phase"]))
+for phase in chart_phases:  # one chart per phase, the status legend under the last
+    st.altair_chart(charts.table_progress(tables[tables["phase"] == phase], title=phase,
+                                          legend=phase == chart_phases[-1]))
 
 st.subheader("Missing dates")
 ranges = fig.missing_ranges
@@ -58,7 +61,7 @@ else:
     st.dataframe(mine, hide_index=True, column_order=["season", "start", "end", "dates", "command"],
                  column_config={"command": st.column_config.TextColumn("Backfill command", width="large")})
     st.caption("Backfill commands for these ranges (copy with the button at the top right):")
-    st.code("\n".join(mine["command"]), language="bash")
+    st.code("\n".join(mine["command"]), language="bash", wrap_lines=True)
 
 st.subheader("Partial dates")
 if fig.partial_dates.empty:

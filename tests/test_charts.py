@@ -76,7 +76,7 @@ def test_phase_progress_of_a_phase_without_eligible_dates(phases):
 
 
 def test_table_progress(tables):
-    d, rows = spec(charts.table_progress(tables))
+    d, rows = spec(charts.table_progress(tables, title="Phase 3"))
     assert rows == [
         {"phase": "Phase 3", "table": "player_game_summary", "status": "in progress", "bar": 51.6,
          "progress": "348 / 675 (51.6%)"},
@@ -92,10 +92,12 @@ def test_table_progress(tables):
     assert enc["color"]["field"] == "status"
     assert enc["color"]["scale"] == {"domain": STATUS_DOMAIN, "range": STATUS_RANGE}
     assert enc["color"]["legend"] is not None and enc["color"]["title"] == "Status"
-    assert enc["row"]["field"] == "phase" and enc["row"]["sort"] == ["Phase 3", "Phase 4"]
+    assert "row" not in enc and "column" not in enc  # no facets: the chart stretches to the page (phones too)
     assert enc["y"]["field"] == "table" and enc["y"]["sort"] == list(tables["table"])
     assert enc["x"]["scale"]["domain"] == [0, 100]
-    assert d["resolve"] == {"scale": {"y": "independent"}}
+    assert d["title"]["text"] == "Phase 3"
+    assert "error: full bar, no figure" in enc["color"]["legend"]["labelExpr"]  # the legend says what red means
+    assert spec(charts.table_progress(tables, legend=False))[0]["encoding"]["color"]["legend"] is None
     assert {t["field"] for t in enc["tooltip"]} == {"phase", "table", "status", "progress"}
 
 
@@ -115,17 +117,19 @@ def test_season_coverage():
         "Phase 4 complete": pd.array([0, None], dtype="Int64"),
         "Phase 4 %": [0.0, None],
     })
-    d, rows = spec(charts.season_coverage(seasons, ["Phase 3", "Phase 4"]))
+    d, rows = spec(charts.season_coverage(seasons, "Phase 3"))
     assert [(r["season"], r["phase"], r["measure"], r["dates"]) for r in rows] == [
         ("2021-22", "Phase 3", "eligible", 215), ("2021-22", "Phase 3", "complete", 75),
-        ("2021-22", "Phase 4", "eligible", 208), ("2021-22", "Phase 4", "complete", 0),
         ("2024-25", "Phase 3", "eligible", 37), ("2024-25", "Phase 3", "complete", 37),
     ]
     assert rows[1]["pct"] == 34.9
     enc = d["encoding"]
     assert (enc["x"]["field"], enc["xOffset"]["field"], enc["y"]["field"]) == ("season", "measure", "dates")
-    assert enc["column"]["field"] == "phase" and enc["column"]["sort"] == ["Phase 3", "Phase 4"]
+    assert "column" not in enc and d["title"]["text"] == "Phase 3"  # one chart per phase, no facets
     assert enc["color"]["scale"]["domain"] == ["eligible", "complete"]
+    _, rows = spec(charts.season_coverage(seasons, "Phase 4"))
+    assert [(r["season"], r["measure"], r["dates"]) for r in rows] == [("2021-22", "eligible", 208),
+                                                                      ("2021-22", "complete", 0)]
 
 
 def test_rate_over_time():
