@@ -54,10 +54,9 @@ except WarehouseError as exc:
 # --- season: from ?season= on a session's first run, then the widget; written back to the URL on every run ---
 seasons = data.seasons()
 if data.SEASON_KEY not in st.session_state or st.session_state[data.SEASON_KEY] not in seasons:
-    wanted = st.query_params.get("season") or "All"
-    if wanted not in seasons:
-        st.session_state["_unknown_season"] = wanted
-        wanted = "All"
+    wanted, unknown = data.season_choice(st.query_params.get("season"))
+    if unknown is not None:
+        st.session_state["_unknown_season"] = unknown
     st.session_state[data.SEASON_KEY] = wanted
 season = st.sidebar.selectbox("Season", seasons, key=data.SEASON_KEY)
 if season == "All":

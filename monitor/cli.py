@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("--check runs once and exits with the gate's code; drop --continuous")
     try:
         cfg = config_mod.load(args.config)
-        cfg.season(args.season)
+        chosen = cfg.season(args.season)
+        args.season = chosen.name if chosen else None  # "all", " 2023-24 " and the like, spelled as configured
     except ConfigError as exc:
         return _fail(f"bad config: {exc}")
     except ValueError as exc:

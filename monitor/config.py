@@ -124,14 +124,17 @@ class Config:
         return tuple(dict.fromkeys(names))
 
     def season(self, name: str | None) -> Season | None:
-        """The season called `name` (None for all); ValueError listing valid names."""
-        if name in (None, "", "All"):
+        """The season called `name` (None, "" or "all" in any case: all seasons); ValueError listing valid names.
+
+        Surrounding spaces are ignored (a pasted `--season " 2023-24"`, a `?season=all` typed by hand)."""
+        name = (name or "").strip()
+        if name.lower() in ("", "all"):
             return None
         for s in self.seasons:
             if s.name == name:
                 return s
-        valid = ", ".join(s.name for s in self.seasons)
-        raise ValueError(f"unknown season {name!r}; valid seasons: {valid}")
+        valid = ", ".join(["All", *(s.name for s in self.seasons)])
+        raise ValueError(f"unknown season {name[:40]!r}; valid seasons: {valid}")
 
     def season_of(self, day: dt.date) -> Season | None:
         for s in self.seasons:
@@ -182,10 +185,12 @@ class _Reader:
             self.fail(self.key(name), f"{value!r} is not a valid name (expected {pattern.pattern})")
         return value
 
-    def int(self, name: str, default: Any = ..., minimum: int | None = None) -> int:
+    def int(self, name: str, default: Any = ..., minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.get(name, int, default)
         if minimum is not None and value < minimum:
             self.fail(self.key(name), f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            self.fail(self.key(name), f"must be <= {maximum}, got {value}")
         return value
 
     def date(self, name: str) -> dt.date:
@@ -328,7 +333,7 @@ def _read_phases(items: list, tables: dict[str, Table], source: str) -> tuple[Ph
         if not name.strip() or len(name) > 64:
             r.fail(r.key("name"), "must be 1 to 64 characters")
         label = r.get("label", str, "")
-        bootstrap = r.int("bootstrap_days", 0, minimum=0)
+        bootstrap = r.int("bootstrap_days", 0, minimum=0, maximum=366)  # days after a season's opener: at most a year
         raw_stages = r.get("stages", list, what="an array of arrays of table names")
         stages = []
         for j, stage in enumerate(raw_stages):

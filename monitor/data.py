@@ -172,6 +172,16 @@ def seasons() -> list[str]:
     return ["All", *(s.name for s in load_config().seasons)]
 
 
+def season_choice(wanted: str | None) -> tuple[str, str | None]:
+    """The season selector's value for a `?season=` value ("all" in any case and stray spaces accepted), and
+    the value itself when it names no season (the page then shows all seasons with a notice)."""
+    try:
+        chosen = load_config().season(wanted)
+    except ValueError:
+        return "All", wanted
+    return (chosen.name if chosen else "All"), None
+
+
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8")
 

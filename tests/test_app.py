@@ -285,6 +285,15 @@ def test_unknown_season_falls_back_to_all_with_a_notice(app, small_wh):
     assert metrics(at)["Phase 3 · Analytics"] == ("0 / 5", "0.0% complete")
 
 
+@pytest.mark.parametrize("typed, shown", [("all", "All"), ("ALL", "All"), (" 2023-24 ", "2023-24")])
+def test_season_in_the_url_as_a_person_types_it(app, small_wh, typed, shown):
+    at = app(small_wh, season=typed).run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key=data.SEASON_KEY).value == shown
+    assert not at.sidebar.warning
+    assert at.query_params.get("season") == (None if shown == "All" else shown)
+
+
 # --- refresh, CSV, the guide's figures ---------------------------------------------------
 
 

@@ -96,7 +96,7 @@ def test_check_is_3_when_the_figures_cannot_be_computed(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--season", "1999-00"], "unknown season '1999-00'; valid seasons: 2023-24, 2024-25"),
+    (["--season", "1999-00"], "unknown season '1999-00'; valid seasons: All, 2023-24, 2024-25"),
     (["--interval", "0"], "--interval must be a positive number"),
     (["--warehouse", "ftp://x"], "unknown warehouse 'ftp://x'"),
     (["--warehouse", "duckdb:/nonexistent/file.duckdb"], "DuckDB file not found"),
@@ -151,3 +151,14 @@ def test_unreachable_bigquery_endpoint_exits_2_with_one_line(capsys, monkeypatch
     code, out, err = run(capsys, "--config", SMALL, "--warehouse", f"bigquery://demo-project?endpoint=http://127.0.0.1:{port}")
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "cannot read the warehouse bigquery://demo-project" in err
+
+
+@pytest.mark.parametrize("spelling, season", [
+    ("all", None), ("ALL", None), (" All ", None), ("", None), (" 2023-24", "2023-24"), ("2024-25 ", "2024-25"),
+])
+def test_season_spellings_a_person_would_type(capsys, small_wh, spelling, season):
+    code, out, err = run(capsys, "--config", SMALL, "--warehouse", small_wh, "--format", "json", "--season", spelling)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["season"] == season
+    assert [s["season"] for s in doc["seasons"]] == ([season] if season else ["2023-24", "2024-25"])

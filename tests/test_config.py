@@ -57,6 +57,7 @@ BASE = config.DEFAULT_CONFIG.read_text()
     ('[schedule]\ndataset = "nba_raw"\n', '[schedule]\n', "schedule.dataset", "missing"),
     ("bootstrap_days = 7", 'bootstrap_days = "7"', "phases[1].bootstrap_days", "must be an integer, got a string"),
     ("bootstrap_days = 7", "bootstrap_days = -1", "phases[1].bootstrap_days", "must be >= 0"),
+    ("bootstrap_days = 7", "bootstrap_days = 400", "phases[1].bootstrap_days", "must be <= 366, got 400"),
     ("bootstrap_days = 7", "bootstrap_days = true", "phases[1].bootstrap_days", "must be an integer, got a boolean"),
     ("start = 2021-10-01\nend = 2024-11-29", "start = 2021-10-01\nend = 2020-11-29", "pipeline.end", "before pipeline.start"),
     ('start = 2021-10-01\nend = 2024-11-29', 'start = "2021-10-01"\nend = 2024-11-29', "pipeline.start", "must be a date"),

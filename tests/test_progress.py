@@ -215,7 +215,7 @@ def test_season_filter_narrows_every_figure(snap, cfg):
 
 
 def test_unknown_season_is_refused_with_the_valid_ones(snap, cfg):
-    with pytest.raises(ValueError, match="valid seasons: 2023-24, 2024-25"):
+    with pytest.raises(ValueError, match="valid seasons: All, 2023-24, 2024-25"):
         progress.compute(snap, cfg, "1999-00")
 
 
