@@ -59,6 +59,18 @@ def main() -> None:
     ast.parse = locked_parse
     Runtime.exists = classmethod(lambda cls: cls._instance is not None or bool(shared))
 
+    # Each AppTest run also swaps streamlit's config.get_option for a mock that answers global.appTest = True
+    # (unittest.mock.patch), and puts the previous one back at its end. Runs in other threads then see the
+    # original again mid-run, skip saving their widgets' test data, and their next run fails on a KeyError.
+    # Install that override once, for the whole process, instead.
+    import contextlib
+
+    from streamlit import config as st_config
+    from streamlit.testing.v1 import app_test, util
+
+    st_config.get_option = util.build_mock_config_get_option({"global.appTest": True})
+    app_test.patch_config_options = lambda overrides: contextlib.nullcontext()
+
     refreshes = []
     real_fetch = snapshot.fetch
 
