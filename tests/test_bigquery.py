@@ -223,6 +223,7 @@ def test_every_job_carries_typed_parameters_cap_label_and_location(bq_endpoint, 
     assert (row["i"], row["s"], row["n"], row["second"]) == (3, "x'; DROP TABLE y; --", 2, "B2")
     [job] = jobs
     assert job.maximum_bytes_billed == 12_345
+    assert job.configuration.job_timeout_ms == "30000"  # BigQuery stops the job at the caller's deadline
     assert job.labels == {"app": "backfill-monitor"}
     assert job.use_legacy_sql is False
     assert job.location == "US"
@@ -374,6 +375,14 @@ def test_bad_urls_give_one_line_errors(no_adc, url, reason):
     assert "\n" not in text and "hunter2" not in text
 
 
+def test_an_emulator_takes_a_short_project_id_that_bigquery_would_refuse(no_adc):
+    assert open_warehouse("bigquery://demo?endpoint=http://127.0.0.1:9").label == "bigquery://demo"
+    with pytest.raises(WarehouseError, match="invalid BigQuery project id 'demo': 6-30 lowercase"):
+        open_warehouse("bigquery://demo")
+    with pytest.raises(WarehouseError, match="invalid BigQuery project id 'demo_1': 1-30 lowercase"):
+        open_warehouse("bigquery://demo_1?endpoint=http://127.0.0.1:9")
+
+
 def test_url_parts_and_project_from_config(no_adc):
     endpoint = "http://127.0.0.1:9"  # the client does not connect until a query runs
     wh = open_warehouse(f"bigquery://?endpoint={endpoint}", project="from-config")
@@ -470,6 +479,7 @@ class SlowClient:
 
     def query(self, sql, job_config=None, location=None, **kwargs):
         client = self
+        self.job_config = job_config
 
         class Job:
             job_id, total_bytes_processed = "job-123", None
@@ -500,5 +510,6 @@ def test_a_job_past_its_deadline_is_cancelled():
             wh.query("SELECT 1 AS one", {}, now=NOW, deadline_s=0.3)
         assert time.monotonic() - started < 1
         assert client.cancelled.wait(5) and client.cancel_args == ("job-123", "EU")
+        assert client.job_config.job_timeout_ms == "300"  # and BigQuery would stop it then by itself
     finally:
         wh.close()

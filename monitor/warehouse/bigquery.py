@@ -3,7 +3,8 @@
 Every job carries its values as query parameters, a `maximum_bytes_billed` cap, a label
 naming the monitor, the configured location and a deadline on the whole wait: the client's
 own timeouts apply per HTTP call, so the job runs in a worker thread and the caller stops
-waiting when the deadline passes (the job is then cancelled). Errors come back as one
+waiting when the deadline passes (the job is then cancelled, and carries the same deadline as its
+`job_timeout_ms`, so BigQuery stops it even when the cancel never arrives). Errors come back as one
 line that never carries credentials, URLs with tokens or stack traces.
 
 `endpoint` points the client at a local BigQuery emulator (tests); it must be a loopback
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 import re
 import threading
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from monitor.identifiers import IDENTIFIER, PROJECT_ID, checked
+from monitor.identifiers import EMULATOR_PROJECT_ID, IDENTIFIER, PROJECT_ID, checked
 from monitor.warehouse.base import QueryError, Result, WarehouseError, ensure_read_only, one_line
 
 DEFAULT_MAX_BYTES_BILLED = 10 * 1024**3  # 10 GiB per job
@@ -75,12 +77,18 @@ def parse_url(url: str, project: str | None = None) -> dict[str, str | None]:
     name = parts.netloc or project
     if not name:
         raise WarehouseError(f"BigQuery URL names no project (and the config sets no pipeline.project): {URL_HELP}")
-    if not PROJECT_ID.fullmatch(name):
+    if not project_pattern(endpoint).fullmatch(name):
+        size = "1-30" if endpoint else "6-30"
         raise WarehouseError(
-            f"invalid BigQuery project id {_shown(name)}: 6-30 lowercase letters, digits and hyphens, starting with a letter"
+            f"invalid BigQuery project id {_shown(name)}: {size} lowercase letters, digits and hyphens, starting with a letter"
         )
     return {"project": name, "location": location, "endpoint": endpoint,
             "partitions": None if partitions is None else SWITCH[partitions]}
+
+
+def project_pattern(endpoint: str | None) -> re.Pattern:
+    """Google Cloud's project-id rule; a local emulator's projects may be shorter (its default is `demo`)."""
+    return EMULATOR_PROJECT_ID if endpoint else PROJECT_ID
 
 
 def _shown(text: str) -> str:
@@ -237,9 +245,9 @@ class BigQueryWarehouse:
         client: Any = None,
         partition_metadata: bool | None = None,
     ):
-        self.project = checked(project, PROJECT_ID)
-        self.location = location
         self.endpoint = checked_endpoint(endpoint) if endpoint else None
+        self.project = checked(project, project_pattern(self.endpoint))
+        self.location = location
         self.max_bytes_billed = int(max_bytes_billed or DEFAULT_MAX_BYTES_BILLED)
         if self.max_bytes_billed <= 0:
             raise WarehouseError("maximum bytes billed must be a positive number of bytes")
@@ -293,6 +301,8 @@ class BigQueryWarehouse:
     def query(self, sql: str, params: dict[str, Any], *, now: dt.datetime, deadline_s: float) -> Result:
         ensure_read_only(sql)
         config = self.job_config(params)
+        # BigQuery stops the job itself at the same deadline, even if the cancel below never reaches it.
+        config.job_timeout_ms = max(1, math.ceil(deadline_s * 1000))
         deadline = time.monotonic() + deadline_s
         state: dict[str, Any] = {"jobs": [], "abandoned": False}
 
