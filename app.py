@@ -41,10 +41,14 @@ if data.sign_in_required():  # optional: only when [auth] is configured in .stre
 
 try:
     config = data.load_config()
+    data.check_clock()
     warehouse = data.warehouse()
 except ConfigError as exc:
     st.error(f"The pipeline config cannot be used: {data.plain(exc)}. Check the file named by BACKFILL_CONFIG "
              "(or monitor/pipelines/nba.toml).", icon=":material/settings:")
+    st.stop()
+except ValueError as exc:  # a malformed BACKFILL_NOW
+    st.error(f"A setting cannot be used: {data.plain(exc)}.", icon=":material/settings:")
     st.stop()
 except WarehouseError as exc:
     st.error(f"The warehouse cannot be opened: {data.plain(exc)}. Check BACKFILL_WAREHOUSE "

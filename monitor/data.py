@@ -156,6 +156,11 @@ def figures(season: str | None) -> tuple[Figures, Stale | None]:
     return progress.compute(snap, load_config(), season), stale
 
 
+def check_clock() -> None:
+    """ValueError with a one-line reason when $BACKFILL_NOW is set but is not a time."""
+    snapshot.resolve_now()
+
+
 def demo_status():
     wh = warehouse()
     status = getattr(wh, "status", None)

@@ -977,10 +977,13 @@ def as_utc(moment: dt.datetime) -> dt.datetime:
 
 
 def demo_path() -> Path:
-    """$BACKFILL_DEMO_PATH, else $XDG_CACHE_HOME (or ~/.cache)/backfill-monitor/demo.duckdb."""
+    """$BACKFILL_DEMO_PATH, else `default_demo_path()`."""
     explicit = os.environ.get(DEMO_PATH_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
+    return Path(explicit).expanduser() if explicit else default_demo_path()
+
+
+def default_demo_path() -> Path:
+    """$XDG_CACHE_HOME (or ~/.cache)/backfill-monitor/demo.duckdb: a folder that holds nothing but the demo."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "backfill-monitor" / "demo.duckdb"
 
@@ -1038,16 +1041,38 @@ def _report(progress: Progress | None, fraction: float, message: str) -> None:
         progress(fraction, message)
 
 
-def _is_demo(path: Path) -> bool:
-    """Whether `path` is a finished demo file of this layout version."""
-    if not path.is_file():
-        return False
+def _layout(path: Path) -> int | None:
+    """The demo layout version of the file at `path`, or None when it is not a demo file we can read."""
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             rows = con.execute(f"SELECT max(layout_version) FROM {PRIVATE_SCHEMA}.meta").fetchall()  # noqa: S608
     except (duckdb.Error, OSError):
+        return None
+    return rows[0][0] if rows else None
+
+
+def _is_demo(path: Path) -> bool:
+    """Whether `path` is a finished demo file of this layout version."""
+    return path.is_file() and _layout(path) == LAYOUT_VERSION
+
+
+def _may_replace(path: Path) -> bool:
+    """Whether building the demo at `path` may replace what is there now: nothing, a demo (of any layout
+    version), or anything at all inside the demo's own cache folder. A user's file at $BACKFILL_DEMO_PATH is
+    never overwritten."""
+    if not os.path.lexists(path):
+        return True
+    if not path.is_file():
         return False
-    return rows == [(LAYOUT_VERSION,)]
+    return _layout(path) is not None or path.parent.resolve() == default_demo_path().parent.resolve()
+
+
+def _check_replaceable(path: Path) -> None:
+    if os.path.lexists(path) and not path.is_file():
+        raise ValueError(f"{DEMO_PATH_ENV} must name a file, and {path} is not a file")
+    if not _may_replace(path):
+        raise ValueError(f"{path} exists and is not a demo warehouse: the demo never overwrites it; "
+                         f"point {DEMO_PATH_ENV} at a new file")
 
 
 @contextlib.contextmanager
@@ -1106,13 +1131,23 @@ def ensure(
     progress: Progress | None = None,
     seed: int = 7,
     config: Config | None = None,
+    repair: bool = False,
 ) -> Path:
     """The demo file at `path` (default `demo_path()`), built first if it is missing or
-    not a demo of this layout. An existing demo is kept as it is (its t0 and seed)."""
+    an older demo. An existing demo is kept as it is (its t0 and seed).
+
+    A file there that is not a demo is replaced only inside the demo's cache folder, or with `repair` (the
+    caller had this very file open as a demo, so what stands there now is a damaged or locked demo);
+    otherwise ValueError: a user's file is never overwritten.
+    """
     path = Path(path) if path else demo_path()
     if not _is_demo(path):
+        if not repair:
+            _check_replaceable(path)
         with _lock(path):
             if not _is_demo(path):  # another process may have built it while we waited
+                if not repair:
+                    _check_replaceable(path)
                 _build(path, now=now, seed=seed, progress=progress, config=config)
                 return path
     _report(progress, 1.0, "Demo warehouse ready")

@@ -440,6 +440,49 @@ def test_warehouse_failing_mid_session_keeps_the_last_figures_with_a_stale_badge
     assert metrics(at)["Phase 3 · Analytics"] == before
 
 
+def test_demo_file_removed_mid_session_is_rebuilt_without_an_error_on_any_page(app, tmp_path, monkeypatch):
+    """The rebuild runs inside the cached refresh (in worker threads): it must draw nothing there, or every later
+    run of the cached function would fail to replay it."""
+    path = tmp_path / "demo.duckdb"
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(path))
+    monkeypatch.setenv("BACKFILL_NOW", dt.datetime.now(dt.UTC).isoformat())
+    at = app("demo").run()
+    assert not at.exception, [e.value for e in at.exception]
+    before = metrics(at)["Phase 3 · Analytics"]
+    path.unlink()
+    st.cache_data.clear()  # the cache expires
+    for page in ("overview", "tables", "seasons", "failures", "overview"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.error and not [w.value for w in at.warning if "stale" in w.value]
+    assert path.is_file()
+    assert metrics(at)["Phase 3 · Analytics"] == before  # the same timeline: it carries on where it was
+
+
+@pytest.mark.parametrize("variable, value, reason", [
+    ("BACKFILL_NOW", "garbage", "BACKFILL_NOW='garbage' is not an ISO-8601 time"),
+    ("BACKFILL_DEMO_SPEED", "fast", "BACKFILL_DEMO_SPEED must be a positive number, got 'fast'"),
+])
+def test_a_bad_setting_is_one_clear_line(app, tmp_path, monkeypatch, variable, value, reason):
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(tmp_path / "demo.duckdb"))
+    at = app("demo")
+    monkeypatch.setenv(variable, value)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and data.plain(reason) in at.error[0].value, [e.value for e in at.error]
+    assert not at.metric
+
+
+def test_a_users_file_at_the_demo_path_is_refused_and_kept(app, tmp_path, monkeypatch):
+    mine = tmp_path / "mine.txt"
+    mine.write_text("my notes")
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(mine))
+    at = app("demo").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "is not a demo warehouse" in at.error[0].value
+    assert mine.read_text() == "my notes"
+
+
 def test_footer_shows_the_cost_of_the_refresh(app, small_wh):
     at = app(small_wh).run()
     assert any("Last refresh: 3 queries" in c.value for c in at.sidebar.caption)

@@ -494,14 +494,38 @@ def test_concurrent_ensure_builds_once_then_restart_moves_t0(tmp_path, nba):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.duckdb", "demo.duckdb.lock"]
 
 
-def test_ensure_replaces_a_file_that_is_not_a_demo(tmp_path, nba, monkeypatch):
+def test_ensure_never_overwrites_a_users_file(tmp_path, nba):
+    """$BACKFILL_DEMO_PATH naming someone's database (or any file that is not a demo) is refused, untouched."""
+    mine = tmp_path / "mine.duckdb"
+    with duckdb.connect(str(mine)) as con:
+        con.execute("CREATE TABLE important AS SELECT 42 AS answer")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database")
+    for path in (mine, notes):
+        before = path.read_bytes()
+        with pytest.raises(ValueError, match=f"{path} exists and is not a demo warehouse"):
+            demo.ensure(path, now=NOW, config=nba)
+        assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.duckdb", "notes.txt"]  # not even a lock file
+    with pytest.raises(ValueError, match="must name a file"):
+        demo.ensure(tmp_path, now=NOW, config=nba)
+
+
+def test_ensure_replaces_what_is_not_a_demo_in_its_own_folder_or_when_repairing(tmp_path, nba, monkeypatch):
     monkeypatch.setenv(demo.SPEED_ENV, "3600")
-    path = tmp_path / "demo.duckdb"
-    path.write_text("not a database")
-    demo.ensure(path, now=NOW, config=nba)
-    with duckdb.connect(str(path), read_only=True) as fresh:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    own = demo.default_demo_path()
+    own.parent.mkdir(parents=True)
+    own.write_text("not a database")
+    demo.ensure(own, now=NOW, config=nba)
+    with duckdb.connect(str(own), read_only=True) as fresh:
         assert demo.read_meta(fresh).t0 == NOW - dt.timedelta(seconds=6 * 3600 / 3600)
         assert demo.status(fresh, NOW, 3600).elapsed_s == pytest.approx(6 * 3600)
+    damaged = tmp_path / "elsewhere.duckdb"
+    damaged.write_text("a demo file that a bad copy damaged")
+    demo.ensure(damaged, now=NOW, config=nba, repair=True)
+    with duckdb.connect(str(damaged), read_only=True) as fresh:
+        assert demo.read_meta(fresh).seed == 7
 
 
 # --- static fixtures -----------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 It repairs itself: when its file is removed or replaced by something that is not a demo
 (a crash, a stray `rm`, a bad copy), the next query rebuilds it, with the same timeline
-start, so the figures carry on where they were, and tries once more.
+start, so the figures carry on where they were, and tries once more. A repair reports no
+progress: it runs inside a refresh (a cached function, perhaps a worker thread), where no
+progress bar may be drawn.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from monitor.warehouse.duckdb import DuckDBWarehouse
 
 class DemoWarehouse(DuckDBWarehouse):
     def __init__(self, progress: Callable[[float, str], None] | None, now: dt.datetime | None):
-        self._progress = progress
         self._meta: demo.DemoMeta | None = None
+        path = demo.demo_path()
         try:
             demo.speed()  # a bad $BACKFILL_DEMO_SPEED is bad input: say so now, in one line
-            path = demo.ensure(now=now or _utcnow(), progress=progress)
+            demo.ensure(path, now=now or _utcnow(), progress=progress)
         except ValueError as exc:
             raise WarehouseError(str(exc)) from None
+        except OSError as exc:
+            raise WarehouseError(f"the demo warehouse cannot be written at {path}: {exc.strerror or exc}") from None
         super().__init__(path, label="demo", on_query=self._set_clock)
 
     def _set_clock(self, cursor, now: dt.datetime) -> None:
@@ -41,15 +45,16 @@ class DemoWarehouse(DuckDBWarehouse):
             return super().query(sql, params, now=now, deadline_s=deadline_s)
 
     def _repair(self) -> bool:
-        """Rebuild a removed or damaged demo file; True when a new file is now in place."""
+        """Rebuild a removed or damaged demo file; True when a new file is now in place, False when it could not
+        be rebuilt (the query's own error then stands)."""
         before = self._inode
         now = _utcnow()
-        if self._meta is not None:  # rebuild with the same t0: ensure() sets t0 = now - head start / speed
-            now = self._meta.t0 + dt.timedelta(seconds=demo.HEAD_START_HOURS * 3600 / demo.speed())
-        demo.ensure(self.path, now=now, progress=self._progress)
         try:
+            if self._meta is not None:  # rebuild with the same t0: ensure() sets t0 = now - head start / speed
+                now = self._meta.t0 + dt.timedelta(seconds=demo.HEAD_START_HOURS * 3600 / demo.speed())
+            demo.ensure(self.path, now=now, repair=True)
             return os.stat(self.path).st_ino != before
-        except FileNotFoundError:
+        except (ValueError, OSError):
             return False
 
     def status(self, now: dt.datetime) -> demo.DemoStatus | None:
@@ -62,8 +67,8 @@ class DemoWarehouse(DuckDBWarehouse):
         finally:
             cur.close()
 
-    def restart(self, now: dt.datetime) -> None:
-        demo.restart(self.path, now=now, progress=self._progress)
+    def restart(self, now: dt.datetime, progress: Callable[[float, str], None] | None = None) -> None:
+        demo.restart(self.path, now=now, progress=progress)
 
 
 def open_demo(progress=None, now=None) -> DemoWarehouse:
