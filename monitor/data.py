@@ -272,6 +272,15 @@ def ensure_shell() -> None:
     st.rerun()
 
 
+def shorten(messages: pd.Series, limit: int = 200) -> list[str]:
+    """Error messages cut to `limit` characters for a table cell (the full text stays in the CSV and on demand)."""
+    return [m if len(m) <= limit else m[: limit - 1] + "…" for m in messages.fillna("")]
+
+
+def outcome_labels(outcomes: pd.Series) -> pd.Series:
+    return outcomes.map({"failed": "failed", "failed_cleanup": "failed (stale cleanup)"})
+
+
 def span(minutes: int) -> str:
     """A time window for labels: 'last 60 min', 'last 2 h'."""
     return f"last {minutes} min" if minutes <= 60 or minutes % 60 else f"last {minutes // 60} h"

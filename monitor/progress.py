@@ -30,7 +30,8 @@ PHASE_COLUMNS = [
 RATE_COLUMNS = ["phase", "dates_per_hour", "remaining", "eta_hours", "eta_note", "window_minutes"]
 FAILURE_COLUMNS = ["processor_name", "table", "data_date", "started_at", "error_type", "error_message", "run_id", "outcome", "command"]
 STUCK_COLUMNS = ["processor_name", "table", "data_date", "started_at", "hours_running", "run_id", "command"]
-UNRESOLVED_COLUMNS = ["processor_name", "table", "data_date", "last_failed_at", "error_type", "command"]
+UNRESOLVED_COLUMNS = ["processor_name", "table", "data_date", "last_failed_at", "error_type", "error_message", "outcome",
+                      "command"]
 RANGE_COLUMNS = ["phase", "table", "season", "start", "end", "dates", "command"]
 PARTIAL_COLUMNS = ["phase", "table", "day", "rows", "expected_rows", "games"]
 HISTORY_COLUMNS = ["hour", "phase", "dates"]
@@ -493,20 +494,20 @@ def _stuck(ctx: _Ctx) -> pd.DataFrame | None:
 
 
 def _unresolved(ctx: _Ctx) -> pd.DataFrame | None:
-    """(processor, data_date) whose latest run with a final outcome failed, inside the failure window."""
-    if ctx.runs is None:
+    """(processor, data_date) of the (season) window whose latest run with a final outcome failed, however long
+    ago: a date that failed and was never run again is still to do. Newest failure first."""
+    if not ctx.snap.unresolved.ok:
         return None
-    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=ctx.config.thresholds.failure_window_minutes))
-    r = ctx.runs[ctx.runs["outcome"].isin(FINAL)].sort_values("started_at", kind="stable")
-    latest = r.groupby(["processor_name", "data_date"], sort=False).tail(1)
-    bad = latest[latest["outcome"].isin(FAILED) & (latest["started_at"] > since)].sort_values("started_at", ascending=False)
-    if bad.empty:
+    u = ctx.snap.unresolved.frame
+    by_processor = {t.processor: t.name for t in ctx.config.tables}
+    days = _days(u["data_date"])
+    keep = [p in by_processor and ctx.window[0] <= d <= ctx.window[1] for p, d in zip(u["processor_name"], days, strict=True)]
+    u = u.assign(data_date=days)[keep]
+    if u.empty:
         return _empty(UNRESOLVED_COLUMNS)
-    bad = bad.assign(
-        last_failed_at=bad["started_at"],
-        command=[_command_for(ctx, t, d) for t, d in zip(bad["table"], bad["day"], strict=True)],
-    )
-    return bad[UNRESOLVED_COLUMNS].reset_index(drop=True)
+    u = u.assign(table=[by_processor[p] for p in u["processor_name"]])
+    u = u.assign(command=[_command_for(ctx, t, d) for t, d in zip(u["table"], u["data_date"], strict=True)])
+    return u[UNRESOLVED_COLUMNS].reset_index(drop=True)
 
 
 # --- missing ranges, partial dates, history ---------------------------------

@@ -156,6 +156,19 @@ runs AS (
     MAX(cleanup_reason) AS cleanup_reason
   FROM run_rows
   GROUP BY run_id, processor_name, data_date
+),
+unresolved_dates AS (
+  -- (processor, data_date) of the whole window whose latest final run failed: every row of a run carries the
+  -- run's started_at, so a success's phantom cleanup row ties with it and never counts as a later failure
+  SELECT processor_name, data_date, MAX(IF(status = 'failed', started_at, NULL)) AS last_failed_at
+  FROM {runs_table}
+  WHERE data_date BETWEEN @start AND @end
+    AND started_at <= @now
+    AND processor_name IN UNNEST(@processors)
+  GROUP BY processor_name, data_date
+  HAVING MAX(IF(status = 'failed', started_at, NULL)) IS NOT NULL
+     AND (MAX(IF(status IN ('success', 'partial', 'skipped'), started_at, NULL)) IS NULL
+          OR MAX(IF(status = 'failed', started_at, NULL)) > MAX(IF(status IN ('success', 'partial', 'skipped'), started_at, NULL)))
 )
 SELECT 'run' AS kind, run_id, processor_name, data_date, started_at, has_success, has_failure, has_partial,
        has_skipped, has_cleanup, succeeded_at, errors_json, failure_category, cleanup_reason
@@ -170,6 +183,20 @@ WHERE data_date BETWEEN @start AND @end
   AND status = 'success'
   AND processor_name IN UNNEST(@processors)
 GROUP BY processor_name
+UNION ALL
+SELECT 'unresolved', CAST(NULL AS STRING), u.processor_name, u.data_date, u.last_failed_at,
+       FALSE, LOGICAL_OR(JSON_VALUE(r.errors, '$.cleanup_reason') IS NULL), FALSE, FALSE,
+       LOGICAL_OR(JSON_VALUE(r.errors, '$.cleanup_reason') IS NOT NULL), CAST(NULL AS TIMESTAMP),
+       COALESCE(MAX(IF(JSON_VALUE(r.errors, '$.cleanup_reason') IS NULL, TO_JSON_STRING(r.errors), NULL)),
+                MAX(TO_JSON_STRING(r.errors))),
+       MAX(IF(JSON_VALUE(r.errors, '$.cleanup_reason') IS NULL, r.failure_category, NULL)),
+       MAX(JSON_VALUE(r.errors, '$.cleanup_reason'))
+FROM unresolved_dates u
+JOIN {runs_table} r
+  ON r.processor_name = u.processor_name AND r.data_date = u.data_date AND r.started_at = u.last_failed_at
+WHERE r.data_date BETWEEN @start AND @end
+  AND r.status = 'failed'
+GROUP BY u.processor_name, u.data_date, u.last_failed_at
 """
 # Why two reads of the run history instead of one collapse of the whole window (it was one before): only the
 # runs of the last `history_hours` are needed in full, and every row of a run carries the run's started_at (the
@@ -177,10 +204,14 @@ GROUP BY processor_name
 # started inside the history window, with all their rows. A processor's last success is the latest success
 # row's time, which needs no collapse by run_id. Collapsing millions of old runs to keep a few thousand cost
 # seconds and gigabytes on a 10-million-row history (benchmarks/README.md); this grows with the recent runs only.
+# Unresolved failures need the whole window (a date that failed last week and was never rerun is still to do), but
+# not the collapse: a GROUP BY (processor, data_date) of two MAXes finds them, and only those few rows are joined
+# back for their error.
 
 
 def runs(config: Config, wh: Warehouse, now: dt.datetime) -> Query:
-    """Run history collapsed by run_id: recent runs in full, plus each processor's last success."""
+    """Run history collapsed by run_id: recent runs in full, each processor's last success, and the unresolved
+    (processor, data_date) pairs of the whole window with their last failure."""
     r: Source = config.runs
     params = {
         "start": config.start,

@@ -43,6 +43,7 @@ RUN_COLUMNS = [
     "error_type", "error_message",
 ]
 LAST_SUCCESS_COLUMNS = ["processor_name", "last_success_at"]
+UNRESOLVED_COLUMNS = ["processor_name", "data_date", "last_failed_at", "outcome", "error_type", "error_message"]
 
 # Where a table's per-date row counts came from (Snapshot.coverage_sources, the JSON's tables[].coverage_source).
 SOURCE_SCAN = "scan"  # COUNT(*) per date: configured so, or an engine without partition metadata
@@ -72,6 +73,7 @@ class Snapshot:
     coverage: Section
     runs: Section
     last_success: Section
+    unresolved: Section  # (processor, data_date) of the whole window whose latest final run failed
     queries: int = 0
     elapsed_s: float = 0.0
     bytes_processed: int | None = None
@@ -218,7 +220,8 @@ def outcome_of(row) -> str:
     return "running"
 
 
-def normalise_runs(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalise_runs(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The runs query's rows as (recent runs, each processor's last success, unresolved failures)."""
     frame = frame.copy()
     for col in ("has_success", "has_failure", "has_partial", "has_skipped", "has_cleanup"):
         frame[col] = _flag(frame[col])
@@ -229,7 +232,19 @@ def normalise_runs(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     last_success = pd.DataFrame(
         {"processor_name": last["processor_name"].astype("str"), "last_success_at": last["succeeded_at"]}
     ).sort_values("processor_name").reset_index(drop=True)
-    runs = frame[frame["kind"] == "run"].reset_index(drop=True)
+    runs = _with_outcomes(frame[frame["kind"] == "run"].reset_index(drop=True))
+    runs = runs.astype({"run_id": "str", "processor_name": "str"})[RUN_COLUMNS]
+    # SQL gives no row order: sort fully (ties on started_at by run_id), so every engine yields the same frame.
+    runs = runs.sort_values(["started_at", "run_id"], ascending=[False, True], kind="stable")
+    unresolved = _with_outcomes(frame[frame["kind"] == "unresolved"].reset_index(drop=True))
+    unresolved = unresolved.rename(columns={"started_at": "last_failed_at"}).astype({"processor_name": "str"})
+    unresolved = unresolved[UNRESOLVED_COLUMNS].sort_values(
+        ["last_failed_at", "processor_name", "data_date"], ascending=[False, True, True], kind="stable")
+    return runs.reset_index(drop=True), last_success, unresolved.reset_index(drop=True)
+
+
+def _with_outcomes(runs: pd.DataFrame) -> pd.DataFrame:
+    """`runs` (collapsed rows of the runs query) with their outcome, error type and error message."""
     # Column-wise, not row by row: a day of a large backfill is tens of thousands of runs (benchmarks/README.md).
     flags = [runs[c].to_numpy(dtype=bool) for c in ("has_success", "has_failure", "has_partial", "has_skipped", "has_cleanup")]
     outcomes = ["success", "failed", "partial", "skipped", "failed_cleanup"]  # first match wins, as outcome_of
@@ -245,13 +260,11 @@ def normalise_runs(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         if key not in seen:  # phantom cleanup rows repeat the same few texts
             seen[key] = parse_errors(*key)
         parsed.append(seen[key])
-    runs["outcome"] = pd.Series(np.select(flags, outcomes, default="running").tolist(), dtype="str")
-    runs["error_type"] = pd.Series([p[0] for p in parsed], dtype="str")
-    runs["error_message"] = pd.Series([p[1] for p in parsed], dtype="str")
-    runs = runs.astype({"run_id": "str", "processor_name": "str"})[RUN_COLUMNS]
-    # SQL gives no row order: sort fully (ties on started_at by run_id), so every engine yields the same frame.
-    runs = runs.sort_values(["started_at", "run_id"], ascending=[False, True], kind="stable")
-    return runs.reset_index(drop=True), last_success
+    return runs.assign(
+        outcome=pd.Series(np.select(flags, outcomes, default="running").tolist(), dtype="str"),
+        error_type=pd.Series([p[0] for p in parsed], dtype="str"),
+        error_message=pd.Series([p[1] for p in parsed], dtype="str"),
+    )
 
 
 def _none(value):
@@ -439,6 +452,7 @@ def fetch(
         runs_error, run_frames = errors[config.runs.key], None
     runs_section = Section(run_frames[0], runs_error) if run_frames else Section(error=runs_error)
     last_section = Section(run_frames[1]) if run_frames else Section(error=runs_error)
+    unresolved_section = Section(run_frames[2]) if run_frames else Section(error=runs_error)
     return Snapshot(
         checked_at=now,
         warehouse=wh.label,
@@ -447,6 +461,7 @@ def fetch(
         coverage=coverage,
         runs=runs_section,
         last_success=last_section,
+        unresolved=unresolved_section,
         queries=counter.queries,
         elapsed_s=round(time.perf_counter() - started, 3),
         bytes_processed=counter.bytes,

@@ -179,8 +179,9 @@ def render(
             out.append(f"   ETA: {r['eta_note'] or _duration(r['eta_hours'])}")
         out.append("")
 
-    out += _failures(fig, g, style, th.failure_window_minutes, 20 if failures_only else 5)
-    out += _runs_sections(fig, g, style)
+    limit = 20 if failures_only else 5
+    out += _failures(fig, g, style, th.failure_window_minutes, limit)
+    out += _runs_sections(fig, g, style, limit)
     if fig.warnings:
         out.append(f"{g.icons['warn']}WARNINGS")
         out += [style(f"   {w.message}", "bad") for w in fig.warnings]
@@ -209,7 +210,7 @@ def _failures(fig: Figures, g: Glyphs, style: Style, window_minutes: int, limit:
     return out
 
 
-def _runs_sections(fig: Figures, g: Glyphs, style: Style) -> list[str]:
+def _runs_sections(fig: Figures, g: Glyphs, style: Style, limit: int) -> list[str]:
     out = []
     if fig.stuck is not None and not fig.stuck.empty:
         out.append(f"{g.icons['stuck']}STUCK RUNS ({len(fig.stuck)})")
@@ -217,8 +218,10 @@ def _runs_sections(fig: Figures, g: Glyphs, style: Style) -> list[str]:
             out.append(f"   {s['processor_name']}  date {s['data_date']}  running for {s['hours_running']:.1f} h (run {s['run_id']})")
         out.append("")
     if fig.unresolved is not None and not fig.unresolved.empty:
-        out.append(f"{g.icons['fail']}UNRESOLVED FAILURES ({len(fig.unresolved)})")
-        for _, u in fig.unresolved.iterrows():
+        shown = min(limit, len(fig.unresolved))
+        out.append(f"{g.icons['fail']}UNRESOLVED FAILURES (latest run failed, newest first: {len(fig.unresolved)}, "
+                   f"showing {shown}{'' if shown == len(fig.unresolved) else '; --format json lists all'})")
+        for _, u in fig.unresolved.head(limit).iterrows():
             out.append(f"   {u['processor_name']}  date {u['data_date']}  {u['error_type'] or 'error'}")
             out.append(f"      {u['command']}")
         out.append("")

@@ -41,10 +41,7 @@ st.subheader(f"Recent failures ({data.span(minutes)}): {len(failures)}")
 if failures.empty:
     st.success(f"No failed runs ({data.span(minutes)}).", icon=":material/check_circle:")
 else:
-    shown = failures.assign(
-        message=[m if len(m) <= 200 else m[:199] + "…" for m in failures["error_message"].fillna("")],
-        outcome=failures["outcome"].map({"failed": "failed", "failed_cleanup": "failed (stale cleanup)"}),
-    )
+    shown = failures.assign(message=data.shorten(failures["error_message"]), outcome=data.outcome_labels(failures["outcome"]))
     st.dataframe(
         shown, hide_index=True,
         column_order=["processor_name", "table", "data_date", "started_at", "error_type", "message", "outcome", "run_id"],
@@ -65,9 +62,13 @@ if fig.stuck.empty:
 else:
     st.dataframe(fig.stuck, hide_index=True, column_config=COLUMNS)
 
-unresolved = fig.unresolved[fig.unresolved["last_failed_at"] > since]
-st.subheader(f"Unresolved ({data.span(minutes)}): {len(unresolved)}")
-st.caption("The latest finished run of the processor for that date failed.")
-if not unresolved.empty:
-    st.dataframe(unresolved, hide_index=True, column_config=COLUMNS)
-    st.code("\n".join(unresolved["command"]), language="bash", wrap_lines=True)
+unresolved = fig.unresolved
+st.subheader(f"Unresolved: {len(unresolved)}")
+st.caption("Dates whose latest finished run failed, however long ago: the processor has not succeeded on them "
+           "since. Newest failure first.")
+if unresolved.empty:
+    st.success("Every failed date has succeeded since.", icon=":material/check_circle:")
+else:
+    st.dataframe(unresolved.assign(message=data.shorten(unresolved["error_message"])), hide_index=True, column_config=COLUMNS,
+                 column_order=["processor_name", "table", "data_date", "last_failed_at", "error_type", "message", "command"])
+    st.code("\n".join(unresolved["command"]), language="bash", height=min(400, 40 + 22 * len(unresolved)))

@@ -25,7 +25,7 @@ T = [dt.datetime(2025, 11, 30, 14, m, tzinfo=dt.UTC) for m in range(0, 60, 10)]
 def snap(at: dt.datetime, **failed: str) -> Snapshot:
     ok = Section(pd.DataFrame())
     sections = {name: Section(error=failed[name]) if name in failed else ok
-                for name in ("catalog", "schedule", "coverage", "runs", "last_success")}
+                for name in ("catalog", "schedule", "coverage", "runs", "last_success", "unresolved")}
     return Snapshot(checked_at=at, warehouse="test", **sections)
 
 

@@ -69,6 +69,11 @@ RUNS = [
     # stuck: s1 running for 2.5 h; s2 only for 1 h.
     *run("B2Processor", "s1", "2024-01-23", "2024-02-01T09:30:00", None),
     *run("B2Processor", "s2", "2024-01-16", "2024-02-01T11:00:00", None),
+    # long before the run history's 24 h: f6 never run again (unresolved), f7 fixed two days later by r8.
+    *run("A1Processor", "f6", "2024-01-10", "2024-01-25T08:00:00", "failed", "2024-01-25T08:02:00",
+         errors=[{"error_type": "KeyError", "error_message": "'team_abbr'"}]),
+    *run("B2Processor", "f7", "2024-01-11", "2024-01-20T08:00:00", "failed", "2024-01-20T08:01:00", failure_category="timeout"),
+    *run("B2Processor", "r8", "2024-01-11", "2024-01-22T08:00:00", "success", "2024-01-22T08:05:00", cleanup=True),
     # a processor the config does not know: ignored everywhere.
     *run("OtherProcessor", "x1", "2024-01-05", "2024-02-01T11:50:00", "failed", "2024-02-01T11:51:00"),
 ]
@@ -183,9 +188,17 @@ def test_recent_failures_newest_first_without_phantoms_or_unknown_processors(fig
 
 def test_stuck_and_unresolved(fig):
     assert [(r.run_id, r.hours_running) for r in fig.stuck.itertuples()] == [("s1", 2.5)]
-    # (B1, Jan 08) succeeded after failing: resolved. f4 is outside the failure window.
-    assert [(r.processor_name, r.data_date.isoformat()) for r in fig.unresolved.itertuples()] == [
-        ("B1Processor", "2024-01-16"), ("A2Processor", "2024-01-16")]
+    # (B1, Jan 08) succeeded after failing: resolved, and so is (B2, Jan 11) two days after f7. f4 (3 h ago, past
+    # the failure window) and f6 (a week ago, past the run history's 24 h) were never run again: still unresolved.
+    assert [(r.processor_name, r.data_date.isoformat(), f"{r.last_failed_at:%m-%d %H:%M}", r.error_type)
+            for r in fig.unresolved.itertuples()] == [
+        ("B1Processor", "2024-01-16", "02-01 10:30", "timeout"),
+        ("A2Processor", "2024-01-16", "02-01 10:15", "stale_running_cleanup"),
+        ("A2Processor", "2024-01-21", "02-01 09:00", ""),
+        ("A1Processor", "2024-01-10", "01-25 08:00", "KeyError"),
+    ]
+    assert row(fig.unresolved, processor_name="A1Processor")["command"] == (
+        "./bin/run_backfill.sh analytics/a_one --start-date 2024-01-10 --end-date 2024-01-10")
 
 
 def test_warnings(fig):
