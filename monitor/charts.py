@@ -154,7 +154,7 @@ def season_coverage(seasons: pd.DataFrame, phase: str) -> alt.Chart:
 
 
 def rate_over_time(history: pd.DataFrame) -> alt.Chart:
-    """Distinct eligible dates finished per hour and phase (the run-history window, e.g. 24 h).
+    """Distinct eligible dates processed (a success in any table of the phase) per hour and phase (the run-history window, e.g. 24 h).
 
     A UTC time unit keeps the hours in UTC whatever the viewer's time zone (a plain `format` is overridden by
     Streamlit's chart theme)."""
@@ -168,7 +168,7 @@ def rate_over_time(history: pd.DataFrame) -> alt.Chart:
         .mark_line(point=True)
         .encode(
             x=alt.X("utcyearmonthdatehours(hour):T", title="Hour (UTC)", axis=alt.Axis(format="%H:%M")),
-            y=alt.Y("dates:Q", title="Dates finished per hour"),
+            y=alt.Y("dates:Q", title="Dates processed per hour"),
             color=alt.Color("phase:N", title="Phase", legend=alt.Legend(orient="bottom")),
             tooltip=[alt.Tooltip("utcyearmonthdatehours(hour):T", title="hour (UTC)", format="%Y-%m-%d %H:%M"),
                      alt.Tooltip("phase:N"),

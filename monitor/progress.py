@@ -27,7 +27,8 @@ PHASE_COLUMNS = [
     "phase", "label", "tables", "expected_dates", "eligible_dates", "bootstrap_dates", "complete_dates",
     "complete_pct", "work_pct", "gate",
 ]
-RATE_COLUMNS = ["phase", "dates_per_hour", "remaining", "eta_hours", "eta_note", "window_minutes"]
+# pace_table / pace_per_hour: the slowest table of the phase's earliest unfinished stage, the one the ETA waits on
+RATE_COLUMNS = ["phase", "dates_per_hour", "remaining", "eta_hours", "eta_note", "window_minutes", "pace_table", "pace_per_hour"]
 FAILURE_COLUMNS = ["processor_name", "table", "data_date", "started_at", "error_type", "error_message", "run_id", "outcome", "command"]
 STUCK_COLUMNS = ["processor_name", "table", "data_date", "started_at", "hours_running", "run_id", "command"]
 UNRESOLVED_COLUMNS = ["processor_name", "table", "data_date", "last_failed_at", "error_type", "error_message", "outcome",
@@ -239,19 +240,32 @@ def _present(ctx: _Ctx, t: Table, phase: Phase) -> list[dt.date]:
     return [d for d in ctx.eligible.get(phase.name, []) if d in have]
 
 
-def _rate_per_table(ctx: _Ctx) -> dict[str, float]:
-    """Distinct eligible data_dates per hour with a success inside the rate window, per table."""
-    if ctx.runs is None:
+def _rate_per_table(ctx: _Ctx, runs: pd.DataFrame | None = None) -> dict[str, float]:
+    """Distinct eligible data_dates per hour with a success inside the rate window, per table (of `runs`, by
+    default the season's)."""
+    runs = ctx.runs if runs is None else runs
+    if runs is None:
         return {}
     minutes = ctx.config.thresholds.rate_window_minutes
     since = pd.Timestamp(ctx.now - dt.timedelta(minutes=minutes))
-    recent = ctx.runs[(ctx.runs["outcome"] == "success") & (ctx.runs["succeeded_at"] > since) & (ctx.runs["succeeded_at"] <= pd.Timestamp(ctx.now))]
+    recent = runs[(runs["outcome"] == "success") & (runs["succeeded_at"] > since) & (runs["succeeded_at"] <= pd.Timestamp(ctx.now))]
     out = {t.name: 0.0 for t in ctx.config.tables}
     for name, days in recent.groupby("table", sort=False)["day"]:
         if name in out:
             eligible = ctx.eligible_sets.get(ctx.phase_of(ctx.table_named(name)).name, frozenset())
             out[name] = len({d for d in days if d in eligible}) * 60 / minutes
     return out
+
+
+def _busy_elsewhere(ctx: _Ctx) -> frozenset[str]:
+    """With a season chosen: tables that had a success inside the rate window on dates of other seasons. Such a
+    table is not stalled when it shows no rate in this season; its job has not reached this season yet."""
+    if ctx.season is None or ctx.runs is None:
+        return frozenset()
+    whole = _runs(ctx.snap, ctx.config, (ctx.config.start, ctx.config.end))
+    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=ctx.config.thresholds.rate_window_minutes))
+    recent = whole[(whole["outcome"] == "success") & (whole["succeeded_at"] > since) & (whole["succeeded_at"] <= pd.Timestamp(ctx.now))]
+    return frozenset(recent["table"])
 
 
 def _tables(ctx: _Ctx) -> pd.DataFrame:
@@ -397,13 +411,15 @@ def _seasons(ctx: _Ctx) -> pd.DataFrame:
 def _rates(ctx: _Ctx, tables: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
     minutes = ctx.config.thresholds.rate_window_minutes
     by_table = tables.set_index("table")
+    busy = _busy_elsewhere(ctx)
     records = []
     for phase, prow in zip(ctx.config.phases, phases.itertuples(), strict=True):
         rate = _phase_rate(ctx, phase)
         remaining = None if prow.complete_dates is pd.NA or prow.eligible_dates is pd.NA else int(prow.eligible_dates - prow.complete_dates)
-        eta, note = _eta(phase, by_table, prow, rate)
+        eta, note, pace = _eta(phase, by_table, prow, rate, busy)
         records.append({"phase": phase.name, "dates_per_hour": rate, "remaining": remaining,
-                        "eta_hours": eta, "eta_note": note, "window_minutes": minutes})
+                        "eta_hours": eta, "eta_note": note, "window_minutes": minutes,
+                        "pace_table": pace[0] if pace else None, "pace_per_hour": pace[1] if pace else None})
     frame = pd.DataFrame.from_records(records, columns=RATE_COLUMNS)
     frame["remaining"] = frame["remaining"].astype("Int64")
     return frame
@@ -422,33 +438,40 @@ def _phase_rate(ctx: _Ctx, phase: Phase) -> float | None:
     return len({d for d in recent["day"] if d in eligible}) * 60 / minutes
 
 
-def _eta(phase: Phase, tables: pd.DataFrame, prow, phase_rate: float | None) -> tuple[float | None, str]:
-    """Phase ETA in hours over its stages; (None, note) when it cannot be known."""
+def _eta(phase: Phase, tables: pd.DataFrame, prow, phase_rate: float | None,
+         busy_elsewhere: frozenset[str] = frozenset()) -> tuple[float | None, str, tuple[str, float] | None]:
+    """Phase ETA in hours over its stages, its note, and its pace: (table, dates/hour) of the slowest table of
+    the earliest unfinished stage. (None, note, None) when it cannot be known."""
     if prow.gate is None or phase_rate is None:
-        return None, "unknown"
+        return None, "unknown", None
     if prow.eligible_dates == 0:
-        return None, "no expected dates"
+        return None, "no expected dates", None
     if prow.gate == "pass":
-        return 0.0, "complete"
+        return 0.0, "complete", None
     if int(tables.loc[[t.name for t in phase.tables], "dates"].sum()) == 0 and phase_rate == 0:
-        return None, "not started"
-    total, moving_rate = 0.0, None  # moving_rate: the rate of the earliest unfinished stage
+        return None, "not started", None
+    total, moving_rate, pace = 0.0, None, None  # moving_rate: the rate of the earliest unfinished stage
     for stage in phase.stages:
         unfinished = [t for t in stage if tables.at[t.name, "remaining"] > 0]
         if not unfinished:
             continue
-        stage_hours, stage_rates = 0.0, []
+        stage_hours, stage_rates, slowest = 0.0, [], None
         for t in unfinished:
             own = tables.at[t.name, "dates_per_hour"] or 0.0
             rate = own if own > 0 else (moving_rate or 0.0)
             if rate <= 0:
-                return None, f"stalled: {t.name}"
-            stage_hours = max(stage_hours, int(tables.at[t.name, "remaining"]) / rate)
+                if t.name in busy_elsewhere:
+                    return None, f"waiting: {t.name} is working on other seasons", None
+                return None, f"stalled: {t.name}", None
+            hours = int(tables.at[t.name, "remaining"]) / rate
+            if slowest is None or hours > stage_hours:
+                slowest = (t.name, rate)
+            stage_hours = max(stage_hours, hours)
             stage_rates.append(rate)
         if moving_rate is None:
-            moving_rate = min(stage_rates)
+            moving_rate, pace = min(stage_rates), slowest
         total += stage_hours
-    return round(total, 2), ""
+    return round(total, 2), "", pace
 
 
 # --- runs: failures, stuck, unresolved --------------------------------------
@@ -557,7 +580,7 @@ def _partial_dates(ctx: _Ctx) -> pd.DataFrame:
 
 
 def _rate_history(ctx: _Ctx) -> pd.DataFrame:
-    """Distinct eligible dates finished per hour and phase over the run-history window."""
+    """Distinct eligible dates processed per hour (a success in any table of the phase) and phase over the run-history window."""
     if ctx.runs is None:
         return _empty(HISTORY_COLUMNS)
     hours = ctx.config.thresholds.history_hours

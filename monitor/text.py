@@ -176,7 +176,7 @@ def render(
         for _, r in fig.rates.iterrows():
             out.append(f"{icon[r['phase']]} {r['phase']}: {_n(r['dates_per_hour'], '{:g}')} dates/hour ({_window(r['window_minutes'])})")
             out.append(f"   Remaining: {_n(r['remaining'])} dates")
-            out.append(f"   ETA: {r['eta_note'] or _duration(r['eta_hours'])}")
+            out.append(f"   ETA: {r['eta_note'] or _duration(r['eta_hours'])}" + _pace(r))
         out.append("")
 
     limit = 20 if failures_only else 5
@@ -190,6 +190,14 @@ def render(
     if not fig.phases.empty and (fig.phases["gate"] == "pass").all():
         out += ["", style(f"{g.icons['done']}Backfill complete! All quality gates passed.", "good")]
     return "\n".join(out)
+
+
+def _pace(rate) -> str:
+    """' (slowest: t at 62 dates/hour)': the table a numeric ETA waits on, since a phase's rate counts dates
+    processed by any of its tables and can be far above the pace at which dates become complete."""
+    if rate["eta_note"] or not isinstance(rate["pace_table"], str):
+        return ""
+    return f" (slowest: {rate['pace_table']} at {rate['pace_per_hour']:g} dates/hour)"
 
 
 def _failures(fig: Figures, g: Glyphs, style: Style, window_minutes: int, limit: int) -> list[str]:

@@ -134,7 +134,8 @@ def test_overview_shows_each_phase(app, small_wh):
     assert "data as of 2025\\-11\\-30 14\\:30\\:00 UTC" not in captions  # dates are ours, not escaped
     assert "data as of 2025-11-30 14:30:00 UTC" in captions
     # the sentence naming the window; table names escaped, so they show literally
-    assert "1 dates\\/hour \\(last 60 min\\) · ETA unknown\\: stalled\\: team\\_defense\\_game\\_summary" in captions
+    assert ("1 dates\\/hour processed by any table \\(last 60 min\\) · ETA unknown\\: stalled\\: "
+            "team\\_defense\\_game\\_summary") in captions
     assert "stalled\\: player\\_shot\\_zone\\_analysis" in captions
     assert "2 bootstrap dates" in captions
     assert [w.value for w in at.warning] == [
@@ -412,6 +413,9 @@ def test_finished_demo_offers_a_restart(app, tmp_path, monkeypatch):
     assert not at.exception
     assert not at.info
     assert "Phase 3 · Analytics" in metrics(at)
+    # six demo hours in, Phase 3 is moving: its ETA names the table it waits on
+    sentence = next(c.value for c in at.caption if "processed by any table" in c.value)
+    assert "ETA" in sentence and "at the pace of its slowest table" in sentence, sentence
 
 
 # --- faults ---------------------------------------------------------------------

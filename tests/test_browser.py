@@ -59,7 +59,7 @@ STAMP = "20251130_143000"
 DEMO_HOURS = 18  # the pinned demo: Phase 3 done, Phase 4 under way, failures and stuck runs
 # page -> (path, title, charts drawn on the pinned warehouses)
 PAGES = {
-    "overview": ("/", "Backfill progress", 3),  # one bar per phase + dates finished per hour
+    "overview": ("/", "Backfill progress", 3),  # one bar per phase + dates processed per hour
     "tables": ("/tables", "Tables", 2),  # one chart per phase
     "seasons": ("/seasons", "Seasons", 2),  # one chart per phase
     "failures": ("/failures", "Failures", 0),

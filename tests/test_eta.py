@@ -39,3 +39,5 @@ def test_phase_b_eta(tmp_path, cfg, b1, b2, runs, eta, note):
     wh.close()
     r = row(fig.rates, phase="Phase B")
     assert (r["eta_hours"], r["eta_note"]) == (eta, note)
+    if eta:  # moving: the ETA follows the slowest table of the earliest unfinished stage
+        assert (r["pace_table"], r["pace_per_hour"]) == ("b1", 1.0)

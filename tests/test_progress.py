@@ -166,13 +166,24 @@ def test_seasons(fig):
     assert got.loc["2024-25"].tolist() == [4, 4, 0, 0.0, 2, 0, 0.0]
 
 
-@pytest.mark.parametrize("phase, per_hour, remaining, eta, note", [
-    ("Phase A", 3.0, 5, 3.0, ""),  # {16, 08, 20}; a1 3 left at 2/h = 1.5 h, a2 3 left at 1/h = 3 h: the slowest
-    ("Phase B", 2.0, 3, 3.0, ""),  # {08, 05}; b1 done; b2 3 left at 1/h
+@pytest.mark.parametrize("season, phase, per_hour, remaining, eta, note, pace", [
+    # {16, 08, 20}; a1 3 left at 2/h = 1.5 h, a2 3 left at 1/h = 3 h: a2 is the slowest, the pace of the ETA
+    (None, "Phase A", 3.0, 5, 3.0, "", ("a2", 1.0)),
+    (None, "Phase B", 2.0, 3, 3.0, "", ("b2", 1.0)),  # {08, 05}; b1 done; b2 3 left at 1/h
+    # 2023-24: a2 has 1 date left there and no success on it, but it succeeded on Jan 20 (2024-25) within the
+    # hour: its job has not reached 2023-24 yet, so it is not called stalled.
+    ("2023-24", "Phase A", 1.0, 1, None, "waiting: a2 is working on other seasons", (None, None)),
+    ("2023-24", "Phase B", 2.0, 1, 1.0, "", ("b2", 1.0)),  # b2: 1 left (Jan 08) at 1/h (Jan 05)
+    # 2024-25: a1 3 left at 1/h (Jan 16), a2 2 left at 1/h (Jan 20); b2 busy on 2023-24 (Jan 05)
+    ("2024-25", "Phase A", 2.0, 4, 3.0, "", ("a1", 1.0)),
+    ("2024-25", "Phase B", 0.0, 2, None, "waiting: b2 is working on other seasons", (None, None)),
 ])
-def test_rates_and_eta(fig, phase, per_hour, remaining, eta, note):
-    r = row(fig.rates, phase=phase)
-    assert (r["dates_per_hour"], r["remaining"], r["eta_hours"], r["eta_note"]) == (per_hour, remaining, eta, note)
+def test_rates_and_eta(snap, cfg, season, phase, per_hour, remaining, eta, note, pace):
+    r = row(progress.compute(snap, cfg, season).rates, phase=phase)
+    assert (r["dates_per_hour"], r["remaining"], r["eta_note"]) == (per_hour, remaining, note)
+    assert r["eta_hours"] == eta if eta is not None else pd.isna(r["eta_hours"])
+    got_pace = tuple(None if pd.isna(v) else v for v in (r["pace_table"], r["pace_per_hour"]))
+    assert got_pace == pace
 
 
 def test_recent_failures_newest_first_without_phantoms_or_unknown_processors(fig):
