@@ -1,4 +1,5 @@
-"""python -m monitor: the terminal twin. Ctrl+C at any moment, even while starting up, stops without a traceback."""
+"""python -m monitor: the terminal twin. Ctrl+C at any moment, even while starting up, stops without a traceback:
+"Stopped." on stderr, exit 0 for --continuous (stopping it is how it ends) and 130 for a single check."""
 
 import sys
 
@@ -8,5 +9,5 @@ try:
     code = main()
 except KeyboardInterrupt:
     print("\nStopped.", file=sys.stderr)
-    code = 130
+    code = 0 if "--continuous" in sys.argv[1:] else 130
 sys.exit(code)

@@ -26,11 +26,14 @@ examples:
   python -m monitor --failures-only              only recent failures
   python -m monitor --season 2023-24 --detailed  focus on one season
   python -m monitor --format json                the figures as JSON (for scripts)
+  python -m monitor --continuous --format json   one JSON document per line, every 30 seconds
   python -m monitor --check "Phase 3"            exit 0 when Phase 3's gate passes, 1 when not
 
 warehouses: demo (default) | duckdb:PATH | bigquery://PROJECT[?location=US]   (or $BACKFILL_WAREHOUSE)
-exit codes: 0 ok, 1 a gate failed (--check), 2 bad input, 3 figures could not be computed
+exit codes: 0 ok (and Ctrl+C in --continuous), 1 a gate failed (--check), 2 bad input or an unreachable
+warehouse, 3 the gate's figures could not be computed (--check), 130 Ctrl+C during a single check
 """
+MAX_INTERVAL_S = 86_400
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,22 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--continuous", action="store_true", help="run continuously with auto-refresh")
-    p.add_argument("--interval", type=int, default=30, metavar="N", help="refresh interval in seconds (default 30)")
+    p.add_argument("--interval", type=int, default=30, metavar="N",
+                   help=f"refresh interval in seconds, 1 to {MAX_INTERVAL_S} (default 30), counted from the end of a refresh")
     p.add_argument("--detailed", action="store_true", help="show table-level progress")
     p.add_argument("--failures-only", action="store_true", help="show only recent failures")
     p.add_argument("--season", metavar="YYYY-YY", help="filter by season, e.g. 2023-24 (default: all)")
     p.add_argument("--config", metavar="PATH", help="pipeline config TOML (default: $BACKFILL_CONFIG or the NBA pipeline)")
     p.add_argument("--warehouse", metavar="URL", help="demo | duckdb:PATH | bigquery://PROJECT (default: $BACKFILL_WAREHOUSE or demo)")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text",
-                   help="text (the report), json (the figures), or csv: one long table with a `section` column "
-                        "(phases, tables, seasons, rates, failures) and that section's fields as columns")
+                   help="text (the report), json (the figures; with --continuous one document per line), or csv: "
+                        "one long table with a `section` column (phases, tables, seasons, rates, failures, stuck, "
+                        "unresolved, warnings) and that section's fields as columns")
     p.add_argument("--check", nargs="?", const="", metavar="PHASE",
-                   help="exit 0 when the gates (all, or PHASE's) pass, 1 when one fails, 3 when unknown")
+                   help="exit 0 when the gates (all, or PHASE's, e.g. \"Phase 3\") pass, 1 when one fails, "
+                        "3 when the figures it needs could not be computed")
     return p
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {text.printable(message)}", file=sys.stderr)
     return 2
 
 
@@ -74,10 +80,13 @@ def _demo_progress(fraction: float, message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.interval <= 0:
-        return _fail(f"--interval must be a positive number of seconds, got {args.interval}")
+    if not 0 < args.interval <= MAX_INTERVAL_S:
+        return _fail(f"--interval must be a positive number of seconds up to {MAX_INTERVAL_S}, got {args.interval}")
     if args.continuous and args.check is not None:
         return _fail("--check runs once and exits with the gate's code; drop --continuous")
+    if args.continuous and args.format == "csv":
+        return _fail("--continuous cannot stream CSV (one header per table); use --format json (one document per line) "
+                     "or run --format csv on a schedule")
     try:
         cfg = config_mod.load(args.config)
         chosen = cfg.season(args.season)
@@ -87,9 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     if args.check:
-        names = [p.name for p in cfg.phases]
-        if args.check not in names:
-            return _fail(f"unknown phase {args.check!r}; phases: {', '.join(names)}")
+        names = {" ".join(p.name.split()).casefold(): p.name for p in cfg.phases}  # as a person types it
+        wanted = names.get(" ".join(args.check.split()).casefold())
+        if wanted is None:
+            return _fail(f"unknown phase {args.check[:40]!r}; phases: {', '.join(names.values())}")
+        args.check = wanted
     try:
         now = snapshot.resolve_now()
         wh = open_warehouse(args.warehouse, progress=_demo_progress, now=now, project=cfg.project)
@@ -97,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     try:
         if args.continuous:
-            return _continuous(args, cfg, wh)
+            try:
+                return _continuous(args, cfg, wh)
+            except KeyboardInterrupt:  # stopping it is how --continuous ends
+                print("\nStopped.", file=sys.stderr)
+                return 0
         snap = snapshot.fetch(cfg, wh, now)
         if all(not getattr(snap, name).ok for name in QUERY_SECTIONS):
             return _fail(f"cannot read the warehouse {wh.label}: {snap.catalog.error}")
@@ -111,19 +126,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _output(args, cfg: Config, fig: progress.Figures, notice: str | None = None) -> str:
+    """The figures in the chosen format. Warehouse text reaches a terminal only made printable (text.printable):
+    always in the report, in CSV when stdout is a terminal; JSON escapes control characters itself."""
     if args.format == "json":
-        return json.dumps(report.to_json(fig, cfg), indent=2, ensure_ascii=False)
+        return json.dumps(report.to_json(fig, cfg), indent=None if args.continuous else 2, ensure_ascii=False)
     if args.format == "csv":
-        return report.to_csv_frame(fig, cfg).to_csv(index=False).rstrip("\n")
-    return text.render(fig, cfg, detailed=args.detailed, failures_only=args.failures_only,
-                       glyphs=text.glyphs_for(sys.stdout.encoding), style=_style(), notice=notice)
+        frame = report.to_csv_frame(fig, cfg)
+        return (text.printable_frame(frame) if sys.stdout.isatty() else frame).to_csv(index=False).rstrip("\n")
+    return text.render(text.printable_figures(fig), cfg, detailed=args.detailed, failures_only=args.failures_only,
+                       glyphs=text.glyphs_for(sys.stdout.encoding), style=_style(),
+                       notice=text.printable(notice) if notice else None)
 
 
 def _write(text_out: str) -> None:
-    """Write to stdout; characters its encoding cannot show (warehouse text, say) become '?'."""
+    """Write to stdout; characters its encoding cannot show (warehouse text, say) become '?'. A reader that went
+    away (`| head`) ends the program quietly, as for any Unix tool."""
     encoding = sys.stdout.encoding or "ascii"
-    sys.stdout.write(text_out.encode(encoding, "replace").decode(encoding))
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(text_out.encode(encoding, "replace").decode(encoding))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # stdout's buffer cannot be flushed at exit either: point it at /dev/null so the exit is silent
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
 
 
 def _colour_wanted() -> bool:
@@ -142,29 +167,32 @@ def _style():
 def _continuous(args, cfg: Config, wh: Warehouse) -> int:
     """Redraw every --interval seconds, counted from the end of the previous cycle; Ctrl+C stops with exit 0.
 
-    When the warehouse fails, the last good figures stay, marked stale with the reason.
+    When the warehouse fails, the last good figures stay, marked stale with the reason. With --format json each
+    cycle is one JSON document on one line of stdout, and the stale notice goes to stderr.
     """
     last_good = LastGood()
     catalog = snapshot.CatalogCache()  # which tables exist, reused across cycles for a while
-    redraw = _colour_wanted()  # in place on a terminal; appended when piped
-    try:
-        while True:
-            try:
-                snap, error = snapshot.fetch(cfg, wh, catalog_cache=catalog), None
-            except Exception as exc:  # keep going: the next cycle may succeed
-                snap, error = None, f"{exc.__class__.__name__}: {exc}"
-            shown, stale = last_good.update(snap, error)
-            notice = f"Figures {stale.badge()}. Retrying every {args.interval} s." if stale else None
+    redraw = args.format == "text" and _colour_wanted()  # in place on a terminal; appended when piped
+    while True:
+        try:
+            snap, error = snapshot.fetch(cfg, wh, catalog_cache=catalog), None
+        except Exception as exc:  # keep going: the next cycle may succeed
+            snap, error = None, f"{exc.__class__.__name__}: {exc}"
+        shown, stale = last_good.update(snap, error)
+        notice = f"Figures {stale.badge()}. Retrying every {args.interval} s." if stale else None
+        if args.format == "json":
+            if notice or shown is None:
+                print(text.printable(notice or f"error: {error}"), file=sys.stderr, flush=True)
+            if shown is not None:
+                _write(_output(args, cfg, progress.compute(shown, cfg, args.season)) + "\n")
+        else:
             if shown is None:
-                body = f"error: {error}"
+                body = f"error: {text.printable(error or 'the warehouse could not be read')}"
             else:
                 body = _output(args, cfg, progress.compute(shown, cfg, args.season), notice)
             footer = f"Next refresh in {args.interval} s (Ctrl+C to stop)"
             _write(("\x1b[H\x1b[2J" if redraw else "") + body + "\n" + footer + ("\n" if redraw else "\n\n"))
-            time.sleep(args.interval)
-    except KeyboardInterrupt:
-        sys.stdout.write("\nStopped.\n")
-        return 0
+        time.sleep(args.interval)
 
 
 def gate_exit(fig: progress.Figures, phase: str | None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ CONFIG_ENV = "BACKFILL_CONFIG"
 # "partitions" wherever the engine keeps partition metadata and the catalog shows the table partitioned by
 # day on its date column. Engines without partition metadata (DuckDB) always scan.
 COVERAGE_MODES = ("auto", "scan", "partitions")
+MAX_INT = 1_000_000_000  # any count or window beyond this is a typo (and would overflow dates and timers)
+MAX_HISTORY_HOURS = 7 * 24  # the runs query reads every row of these hours in full
 
 
 class ConfigError(ValueError):
@@ -177,6 +180,8 @@ class _Reader:
         # bool is an int in Python; a config that says `true` for a number is wrong.
         if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
             self.fail(self.key(name), f"must be {what or _kind_name(kind)}, got {_toml_type(value)}")
+        if isinstance(value, str) and any(unicodedata.category(c) == "Cc" for c in value):
+            self.fail(self.key(name), "must not contain control characters (newlines, escape codes)")
         return value
 
     def identifier(self, name: str, pattern=IDENTIFIER, default: Any = ...) -> str:
@@ -185,12 +190,12 @@ class _Reader:
             self.fail(self.key(name), f"{value!r} is not a valid name (expected {pattern.pattern})")
         return value
 
-    def int(self, name: str, default: Any = ..., minimum: int | None = None, maximum: int | None = None) -> int:
+    def int(self, name: str, default: Any = ..., minimum: int | None = None, maximum: int = MAX_INT, why: str = "") -> int:
         value = self.get(name, int, default)
         if minimum is not None and value < minimum:
             self.fail(self.key(name), f"must be >= {minimum}, got {value}")
-        if maximum is not None and value > maximum:
-            self.fail(self.key(name), f"must be <= {maximum}, got {value}")
+        if value > maximum:
+            self.fail(self.key(name), f"must be <= {maximum}{why}, got {value}")
         return value
 
     def date(self, name: str) -> dt.date:
@@ -271,16 +276,21 @@ def parse(data: dict, source: str = "") -> Config:
     r.done()
 
     t = root.sub("thresholds", default={})
+    # Recent runs are read for `history_hours` only, so every window that looks at them must fit inside it.
+    history_hours = t.int("history_hours", 24, minimum=1, maximum=MAX_HISTORY_HOURS)
+    within = f" (thresholds.history_hours = {history_hours}: only those hours of runs are read)"
     thresholds = Thresholds(
-        rate_window_minutes=t.int("rate_window_minutes", 60, minimum=1),
-        failure_window_minutes=t.int("failure_window_minutes", 120, minimum=1),
+        rate_window_minutes=t.int("rate_window_minutes", 60, minimum=1, maximum=history_hours * 60, why=within),
+        failure_window_minutes=t.int("failure_window_minutes", 120, minimum=1, maximum=history_hours * 60, why=within),
         stuck_after_minutes=t.int("stuck_after_minutes", 120, minimum=1),
-        history_hours=t.int("history_hours", 24, minimum=1),
+        history_hours=history_hours,
         many_failures=t.int("many_failures", 20, minimum=0),
         max_date_spread=t.int("max_date_spread", 7, minimum=0),
     )
     if thresholds.stuck_after_minutes >= 240:
         t.fail("thresholds.stuck_after_minutes", "must be below 240 (the 4 h cleanup turns older running rows into failures)")
+    if thresholds.stuck_after_minutes >= history_hours * 60:
+        t.fail("thresholds.stuck_after_minutes", f"must be below {history_hours * 60}{within}")
     t.done()
 
     seasons = _read_seasons(root.get("seasons", list, what="an array of tables"), start, end, source)

@@ -43,6 +43,7 @@ import pandas as pd
 from monitor import config as config_module
 from monitor.config import Config, Phase, Season, Table
 from monitor.identifiers import checked
+from monitor.warehouse.duckdb import is_interrupt
 
 DEMO_PATH_ENV = "BACKFILL_DEMO_PATH"
 SPEED_ENV = "BACKFILL_DEMO_SPEED"
@@ -1046,7 +1047,9 @@ def _layout(path: Path) -> int | None:
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             rows = con.execute(f"SELECT max(layout_version) FROM {PRIVATE_SCHEMA}.meta").fetchall()  # noqa: S608
-    except (duckdb.Error, OSError):
+    except (duckdb.Error, OSError) as exc:
+        if is_interrupt(exc):  # the user's Ctrl+C, not a damaged file
+            raise KeyboardInterrupt from None
         return None
     return rows[0][0] if rows else None
 
@@ -1112,9 +1115,7 @@ def _build(path: Path, *, now: dt.datetime, seed: int, progress: Progress | None
                 install(con, config, schedule, timeline, t0=t0, seed=seed, speed=built_speed)
                 con.execute("CHECKPOINT")
             except (duckdb.Error, RuntimeError) as exc:
-                # A Ctrl+C during a statement comes back as DuckDB's "Query interrupted", or as a duckdb.Error
-                # wrapping the KeyboardInterrupt raised while DuckDB read the pandas frame: both are the user's Ctrl+C
-                if isinstance(exc, duckdb.InterruptException) or "interrupt" in str(exc).lower():
+                if is_interrupt(exc):
                     raise KeyboardInterrupt from None
                 raise
         _remove(path.with_name(path.name + ".wal"))

@@ -82,7 +82,8 @@ CSV_SECTIONS = ("phases", "tables", "seasons", "rates", "failures")
 
 
 def to_csv_frame(fig: Figures, config) -> pd.DataFrame:
-    """The JSON's figures as one long table with a `section` column (phases, tables, seasons, rates, failures).
+    """The JSON's figures as one long table with a `section` column (phases, tables, seasons, rates, failures,
+    stuck, unresolved, warnings).
 
     Seasons come one row per (season, phase); a phase's table list is joined with spaces.
     """
@@ -95,7 +96,8 @@ def to_csv_frame(fig: Figures, config) -> pd.DataFrame:
         for phase, v in s["phases"].items():
             rows.append({"section": "seasons", "season": s["season"], "expected": s["expected"], "phase": phase, **v})
     rows += [{"section": "rates", **r} for r in doc["rates"] or []]
-    rows += [{"section": "failures", **f} for f in doc["failures"] or []]
+    for section in ("failures", "stuck", "unresolved", "warnings"):
+        rows += [{"section": section, **f} for f in doc[section] or []]
     frame = pd.DataFrame.from_records(rows)
     for col in frame.columns:  # counts stay integers despite the gaps other sections leave
         values = [r[col] for r in rows if r.get(col) is not None]

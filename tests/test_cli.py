@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +14,10 @@ import pandas as pd
 import pytest
 
 from monitor import cli
+from tests.processes import die_with_parent
 from tests.test_progress import COVERAGE, NOW, RUNS, SCHEDULE
 from tests.warehouse_builder import build
+from tests.warehouse_builder import run as run_rows
 
 HERE = Path(__file__).parent
 SMALL = str(HERE / "small_pipeline.toml")
@@ -59,7 +63,7 @@ def test_csv_round_trips_to_the_json_figures(capsys, small_wh):
     _, out, _ = run(capsys, "--config", SMALL, "--warehouse", small_wh, "--format", "csv")
     _, js, _ = run(capsys, "--config", SMALL, "--warehouse", small_wh, "--format", "json")
     doc, frame = json.loads(js), pd.read_csv(io.StringIO(out))
-    assert set(frame["section"]) == {"phases", "tables", "seasons", "rates", "failures"}
+    assert set(frame["section"]) == {"phases", "tables", "seasons", "rates", "failures", "stuck", "unresolved", "warnings"}
     tables = frame[frame["section"] == "tables"].set_index("table")
     for t in doc["tables"]:
         assert tables.at[t["table"], "dates"] == t["dates"]
@@ -74,6 +78,8 @@ def test_csv_round_trips_to_the_json_figures(capsys, small_wh):
     assert got == want
     failures = frame[frame["section"] == "failures"]
     assert list(failures["run_id"]) == [f["run_id"] for f in doc["failures"]]
+    for section, key in (("stuck", "run_id"), ("unresolved", "processor_name"), ("warnings", "code")):
+        assert list(frame.loc[frame["section"] == section, key]) == [x[key] for x in doc[section]]
 
 
 @pytest.mark.parametrize("a, b, check, code", [
@@ -102,6 +108,8 @@ def test_check_is_3_when_the_figures_cannot_be_computed(tmp_path, capsys):
     (["--warehouse", "duckdb:/nonexistent/file.duckdb"], "DuckDB file not found"),
     (["--check", "Phase Z"], "unknown phase 'Phase Z'"),
     (["--check", "--continuous"], "--check runs once"),
+    (["--continuous", "--interval", "10000000000"], "--interval must be a positive number of seconds up to 86400"),
+    (["--continuous", "--format", "csv"], "--continuous cannot stream CSV"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, small_wh, args, message):
     full = ["--config", SMALL, "--warehouse", small_wh, *args] if "--warehouse" not in args else ["--config", SMALL, *args]
@@ -162,3 +170,59 @@ def test_season_spellings_a_person_would_type(capsys, small_wh, spelling, season
     doc = json.loads(out)
     assert doc["season"] == season
     assert [s["season"] for s in doc["seasons"]] == ([season] if season else ["2023-24", "2024-25"])
+
+
+@pytest.mark.parametrize("typed", ["phase a", "PHASE A", " Phase  A "])
+def test_check_takes_the_phase_as_a_person_types_it(tmp_path, capsys, typed):
+    assert run(capsys, "--config", SMALL, "--warehouse", _warehouse(tmp_path, ALL_A, {}), "--check", typed)[0] == 0
+
+
+HOSTILE = "\x1b[2J\x1b[32mALL GOOD\x1b]0;pwned\x07 \u202eevil\x00"
+
+
+def test_warehouse_text_cannot_act_on_the_terminal(tmp_path, capsys):
+    """Escape codes in an error message or a processor name show as their escapes; nothing reaches the terminal raw."""
+    runs = [*RUNS, *run_rows("A1Processor", "x9", "2024-01-23", "2024-02-01T11:55:00", "failed", "2024-02-01T11:56:00",
+                             errors=[{"error_type": "Boom\x1b[31m", "error_message": HOSTILE}])]
+    path = build(tmp_path / "hostile.duckdb", schedule=("raw", "schedule"), schedule_rows=SCHEDULE, tables=COVERAGE,
+                 runs=("ref", "run_history"), run_rows=runs)
+    code, out, _ = run(capsys, "--config", SMALL, "--warehouse", f"duckdb:{path}", "--failures-only")
+    assert code == 0
+    assert not any(c in out for c in "\x1b\x07\x00\u202e")
+    assert "Error: Boom\\x1b[31m: \\x1b[2J\\x1b[32mALL GOOD\\x1b]0;pwned\\x07 \\u202eevil\\x00" in out
+    code, out, _ = run(capsys, "--config", SMALL, "--warehouse", f"duckdb:{path}", "--format", "json")
+    assert HOSTILE in [f["error_message"] for f in json.loads(out)["failures"]]  # JSON keeps the data, escaped
+
+
+def test_continuous_json_is_one_document_per_line(small_wh):
+    env = {**os.environ, "BACKFILL_NOW": NOW.isoformat(), "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", SMALL, "--warehouse", small_wh, "--continuous",
+                             "--interval", "1", "--format", "json"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", preexec_fn=die_with_parent)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    docs = [json.loads(line) for line in lines + rest.splitlines()]
+    assert len(docs) >= 2 and all(d["phases"][0]["complete_dates"] == 3 for d in docs)
+    assert proc.returncode == 0 and err.strip() == "Stopped."
+
+
+def test_a_reader_that_goes_away_ends_it_quietly(small_wh):
+    """`python -m monitor --detailed | head -3`: no BrokenPipeError traceback."""
+    env = {**os.environ, "BACKFILL_NOW": NOW.isoformat(), "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", SMALL, "--warehouse", small_wh, "--continuous",
+                             "--interval", "1", "--detailed"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=die_with_parent)
+    try:
+        proc.stdout.readline()
+        proc.stdout.close()  # as `head` does once it has its lines
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=20) == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in err and "BrokenPipe" not in err

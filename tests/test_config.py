@@ -72,6 +72,15 @@ BASE = config.DEFAULT_CONFIG.read_text()
     ('processor = "PlayerDailyCacheProcessor"', 'processor = "PlayerCompositeFactorsProcessor"', "tables", "more than one table"),
     ("stuck_after_minutes = 120", "stuck_after_minutes = 300", "thresholds.stuck_after_minutes", "must be below 240"),
     ("rate_window_minutes = 60", "rate_window_minutes = 0", "thresholds.rate_window_minutes", "must be >= 1"),
+    # huge numbers are typos that would overflow dates and timers; windows must fit the run history that is read
+    ("history_hours = 24", "history_hours = 100000000", "thresholds.history_hours", "must be <= 168, got 100000000"),
+    ("failure_window_minutes = 120", "failure_window_minutes = 99999999999999", "thresholds.failure_window_minutes",
+     "must be <= 1440 (thresholds.history_hours = 24: only those hours of runs are read)"),
+    ("history_hours = 24", "history_hours = 1", "thresholds.failure_window_minutes", "must be <= 60 (thresholds.history_hours = 1"),
+    ("many_failures = 20", "many_failures = 10000000000", "thresholds.many_failures", "must be <= 1000000000"),
+    # a label or name is printed in terminals: escape codes in it could repaint the screen
+    ('label = "Analytics"', 'label = "Analytics\\u001b[2J"', "phases[0].label", "must not contain control characters"),
+    ('name = "NBA backfill"', 'name = "NBA\\nbackfill"', "pipeline.name", "must not contain control characters"),
 ])
 def test_bad_config_is_rejected_with_one_line_naming_the_key(tmp_path, old, new, key, reason):
     path = tmp_path / "bad.toml"

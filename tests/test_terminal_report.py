@@ -108,7 +108,7 @@ def test_continuous_redraws_with_changing_figures_and_stops_cleanly_on_sigint(tm
     assert len(cycles) >= 4, out[-2000:]
     assert len(set(cycles)) > 1, cycles  # the demo moved between cycles
     assert proc.returncode == 0, err
-    assert out.rstrip().endswith("Stopped.")
+    assert err.rstrip().endswith("Stopped.") and "Stopped." not in out  # stdout holds only the reports
     assert "Traceback" not in err
     assert "\x1b" not in out  # piped: plain output
 
@@ -124,5 +124,5 @@ def test_ctrl_c_at_any_moment_stops_without_a_traceback(tmp_path, delay):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert "Traceback" not in err and "Traceback" not in out, err[-1500:]
-    assert proc.returncode in (0, 130)
-    assert "Stopped." in out + err
+    assert proc.returncode == 0  # --continuous: stopping it is how it ends, whenever that is
+    assert "Stopped." in err and "Stopped." not in out

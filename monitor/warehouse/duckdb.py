@@ -21,6 +21,13 @@ from sqlglot import exp
 from monitor.warehouse.base import QueryError, Result, WarehouseError, ensure_read_only, one_line, quoted
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether a DuckDB error is the user's Ctrl+C: DuckDB turns a SIGINT that arrives while it works into
+    "Query interrupted" (or wraps the KeyboardInterrupt raised while it read a pandas frame). Code that catches
+    DuckDB errors must re-raise these as KeyboardInterrupt, or the program carries on as if nothing was pressed."""
+    return isinstance(exc, duckdb.InterruptException) or "interrupt" in str(exc).lower()
+
+
 @functools.lru_cache(maxsize=64)
 def to_duckdb(sql: str) -> str:
     """BigQuery SQL to DuckDB SQL; BigQuery's INFORMATION_SCHEMA.COLUMNS becomes DuckDB's information_schema.columns."""
@@ -50,6 +57,8 @@ class DuckDBWarehouse:
         try:
             self._con = duckdb.connect(str(self.path), read_only=True)
         except duckdb.Error as exc:
+            if is_interrupt(exc):
+                raise KeyboardInterrupt from None
             raise WarehouseError(f"cannot open DuckDB file {self.path}: {one_line(exc)}") from None
         self._inode = os.stat(self.path).st_ino
 
@@ -87,7 +96,7 @@ class DuckDBWarehouse:
             timer.start()
             frame = cur.execute(text, params).fetch_df()
         except (duckdb.Error, RuntimeError) as exc:  # DuckDB reports an interrupt as either
-            if isinstance(exc, duckdb.InterruptException) or "interrupted" in str(exc).lower():
+            if is_interrupt(exc):
                 if not expired.is_set():  # not our deadline: DuckDB turned the user's Ctrl+C into an interrupt
                     raise KeyboardInterrupt from None
                 raise QueryError(f"query exceeded its deadline of {deadline_s:g} s") from None
