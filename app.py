@@ -44,15 +44,15 @@ try:
     data.check_clock()
     warehouse = data.warehouse()
 except ConfigError as exc:
-    st.error(f"The pipeline config cannot be used: {data.plain(exc)}. Check the file named by BACKFILL_CONFIG "
-             "(or monitor/pipelines/nba.toml).", icon=":material/settings:")
+    st.error(f"The pipeline config cannot be used: {data.plain(exc)}. Check the file named by --config or "
+             "BACKFILL_CONFIG (or monitor/pipelines/nba.toml).", icon=":material/settings:")
     st.stop()
-except ValueError as exc:  # a malformed BACKFILL_NOW
+except ValueError as exc:  # a malformed BACKFILL_NOW, an unknown argument after `streamlit run app.py --`
     st.error(f"A setting cannot be used: {data.plain(exc)}.", icon=":material/settings:")
     st.stop()
 except WarehouseError as exc:
-    st.error(f"The warehouse cannot be opened: {data.plain(exc)}. Check BACKFILL_WAREHOUSE "
-             f"(now {data.plain(data.warehouse_setting())}) or the `warehouse` secret.", icon=":material/database:")
+    st.error(f"The warehouse cannot be opened: {data.plain(exc)}. Check --warehouse, BACKFILL_WAREHOUSE "
+             f"or the `warehouse` secret (now {data.plain(data.warehouse_setting())}).", icon=":material/database:")
     st.stop()
 
 # --- season: from ?season= on a session's first run, then the widget; written back to the URL on every run ---
@@ -69,7 +69,7 @@ else:
     st.query_params["season"] = season
     st.session_state.pop("_unknown_season", None)
 if "_unknown_season" in st.session_state:
-    st.sidebar.warning(f"Unknown season {data.plain(st.session_state['_unknown_season'])}: showing all seasons.",
+    st.sidebar.warning(f"Unknown season {data.plain(data.clip(st.session_state['_unknown_season'], 40))}: showing all seasons.",
                        icon=":material/warning:")
 
 choices = data.refresh_choices()

@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         wh = open_warehouse(args.warehouse, progress=_demo_progress, now=now, project=cfg.project)
     except (WarehouseError, ValueError) as exc:
         return _fail(str(exc))
+    note = getattr(wh, "speed_note", lambda: None)()
+    if note:
+        print(note, file=sys.stderr)
     try:
         if args.continuous:
             try:

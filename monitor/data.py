@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -78,12 +80,41 @@ def _credentials():
     return service_account_credentials(dict(info))
 
 
+APP_FLAGS = ("--config", "--warehouse")
+
+
+def app_args(argv: list[str] | None = None) -> dict[str, str]:
+    """The terminal's --config and --warehouse, given to the app after `--`: `streamlit run app.py -- --config
+    PATH --warehouse URL` (Streamlit hands the script `app.py` and what follows `--`). ValueError for anything
+    else, so a mistyped flag is said, not ignored."""
+    if argv is None:
+        argv = sys.argv[1:] if Path(sys.argv[0]).name == "app.py" else []
+    found, rest = {}, list(argv)
+    while rest:
+        flag, _, value = rest.pop(0).partition("=")
+        if flag not in APP_FLAGS:
+            raise ValueError(f"unknown argument {flag[:40]!r} after `streamlit run app.py --`: the app takes "
+                             "--config PATH and --warehouse URL")
+        if not value:
+            if not rest:
+                raise ValueError(f"{flag} needs a value")
+            value = rest.pop(0)
+        found[flag.removeprefix("--")] = value
+    return found
+
+
 def warehouse_setting() -> str:
-    return os.environ.get("BACKFILL_WAREHOUSE") or _secret_warehouse() or warehouse_url()
+    """`-- --warehouse URL`, else $BACKFILL_WAREHOUSE, else the `warehouse` secret, else the demo."""
+    return app_args().get("warehouse") or os.environ.get("BACKFILL_WAREHOUSE") or _secret_warehouse() or warehouse_url()
+
+
+def load_config() -> Config:
+    """The pipeline config: `-- --config PATH`, else $BACKFILL_CONFIG, else the NBA pipeline."""
+    return _config(app_args().get("config"))
 
 
 @st.cache_resource(show_spinner=False)
-def load_config(path: str | None = None) -> Config:
+def _config(path: str | None) -> Config:
     return config_mod.load(path)
 
 
@@ -272,9 +303,13 @@ def ensure_shell() -> None:
     st.rerun()
 
 
+def clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def shorten(messages: pd.Series, limit: int = 200) -> list[str]:
     """Error messages cut to `limit` characters for a table cell (the full text stays in the CSV and on demand)."""
-    return [m if len(m) <= limit else m[: limit - 1] + "…" for m in messages.fillna("")]
+    return [clip(m, limit) for m in messages.fillna("")]
 
 
 def outcome_labels(outcomes: pd.Series) -> pd.Series:

@@ -1054,6 +1054,11 @@ def _layout(path: Path) -> int | None:
     return rows[0][0] if rows else None
 
 
+def is_demo_file(path: Path) -> bool:
+    """Whether `path` is a demo warehouse file (of any layout version)."""
+    return path.is_file() and _layout(path) is not None
+
+
 def _is_demo(path: Path) -> bool:
     """Whether `path` is a finished demo file of this layout version."""
     return path.is_file() and _layout(path) == LAYOUT_VERSION
@@ -1067,7 +1072,7 @@ def _may_replace(path: Path) -> bool:
         return True
     if not path.is_file():
         return False
-    return _layout(path) is not None or path.parent.resolve() == default_demo_path().parent.resolve()
+    return is_demo_file(path) or path.parent.resolve() == default_demo_path().parent.resolve()
 
 
 def _check_replaceable(path: Path) -> None:

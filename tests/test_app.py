@@ -9,6 +9,7 @@ comes from monitor.fixtures.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -353,7 +354,7 @@ def test_missing_warehouse_file_is_one_clear_line(app, tmp_path):
     assert len(at.error) == 1
     message = at.error[0].value
     assert message.startswith("The warehouse cannot be opened: DuckDB file not found")
-    assert "Check BACKFILL\\_WAREHOUSE" not in message and "Check BACKFILL_WAREHOUSE" in message
+    assert "BACKFILL\\_WAREHOUSE" not in message and "Check --warehouse, BACKFILL_WAREHOUSE" in message
     assert not at.metric  # stopped: no page
 
 
@@ -371,7 +372,26 @@ def test_bad_config_is_one_clear_line(app, small_wh, tmp_path, monkeypatch):
     assert not at.exception
     assert len(at.error) == 1
     assert at.error[0].value.startswith("The pipeline config cannot be used: ")
-    assert "bad\\.toml\\: pipeline\\.end\\: missing. Check the file named by BACKFILL_CONFIG" in at.error[0].value
+    assert "bad\\.toml\\: pipeline\\.end\\: missing. Check the file named by --config or BACKFILL_CONFIG" in at.error[0].value
+
+
+def test_the_terminals_flags_after_a_double_dash(app, small_wh, tmp_path, monkeypatch):
+    """`streamlit run app.py -- --warehouse URL --config PATH`: the flags win over the environment."""
+    at = app(tmp_path / "not-this-one.duckdb")
+    monkeypatch.setattr(sys, "argv", [APP, f"--warehouse=duckdb:{small_wh}", "--config", str(config_mod.DEFAULT_CONFIG)])
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert metrics(at)["Phase 3 · Analytics"] == ("0 / 5", "0.0% complete")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[pipeline]\n", encoding="utf-8")
+    for argv, reason in (([f"--config={bad}"], "The pipeline config cannot be used: "),
+                         (["--colour", "red"], "A setting cannot be used: unknown argument \\'\\-\\-colour\\'"),
+                         (["--warehouse"], "A setting cannot be used: \\-\\-warehouse needs a value")):
+        st.cache_resource.clear()
+        monkeypatch.setattr(sys, "argv", [APP, *argv])
+        at = app(small_wh).run()
+        assert not at.exception
+        assert len(at.error) == 1 and at.error[0].value.startswith(reason), at.error[0].value
 
 
 def test_failed_section_is_shown_as_an_error_not_zeros(app, tmp_path):
@@ -499,6 +519,7 @@ def test_footer_shows_the_cost_of_the_refresh(app, small_wh):
     {"season": "2023-24'; DROP TABLE x; --", "foo": "bar"},
     {"season": "", "refresh_every": "1", "page": "../../etc/passwd"},
     {"season": "**bold** :red[x]", "season2": "2023-24"},
+    {"season": "9" * 5000},
 ])
 def test_odd_query_strings_change_nothing_else(app, small_wh, query):
     base = app(small_wh).run()
@@ -508,4 +529,5 @@ def test_odd_query_strings_change_nothing_else(app, small_wh, query):
     assert at.sidebar.selectbox[0].value == "All"
     notices = [w.value for w in at.sidebar.warning]
     if query["season"]:
-        assert notices == [f"Unknown season {data.plain(query['season'])}: showing all seasons."]  # escaped: literal
+        # escaped, so it shows literally; a long one cut short
+        assert notices == [f"Unknown season {data.plain(data.clip(query['season'], 40))}: showing all seasons."]

@@ -411,6 +411,21 @@ def test_no_credentials_says_what_to_do_and_shows_no_secret(monkeypatch):
     assert exc.value.__cause__ is None and exc.value.__suppress_context__  # no chained error carrying the original
 
 
+@pytest.mark.parametrize("content, reason", [
+    (None, "which is not a file"),
+    ('{"type": "nonsense", "private_key": "SECRET-KEY-123"}', "which is not a usable credentials file"),
+])
+def test_a_bad_google_application_credentials_file_is_named_with_the_reason(tmp_path, monkeypatch, content, reason):
+    key = tmp_path / "key.json"
+    if content is not None:
+        key.write_text(content)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    with pytest.raises(WarehouseError) as exc:
+        open_warehouse("bigquery://my-project")
+    assert str(exc.value).startswith(f"GOOGLE_APPLICATION_CREDENTIALS names {key}, {reason}")
+    assert "SECRET" not in str(exc.value)
+
+
 def test_given_credentials_win_over_adc(no_adc):
     creds = AnonymousCredentials()  # stands for the service account the app builds from st.secrets
     wh = open_warehouse("bigquery://my-project?location=US", credentials=creds)

@@ -106,6 +106,7 @@ def test_check_is_3_when_the_figures_cannot_be_computed(tmp_path, capsys):
     (["--interval", "0"], "--interval must be a positive number"),
     (["--warehouse", "ftp://x"], "unknown warehouse 'ftp://x'"),
     (["--warehouse", "duckdb:/nonexistent/file.duckdb"], "DuckDB file not found"),
+    (["--warehouse", "duckdb:/tmp"], "DuckDB path /tmp is not a file"),
     (["--check", "Phase Z"], "unknown phase 'Phase Z'"),
     (["--check", "--continuous"], "--check runs once"),
     (["--continuous", "--interval", "10000000000"], "--interval must be a positive number of seconds up to 86400"),
@@ -226,3 +227,14 @@ def test_a_reader_that_goes_away_ends_it_quietly(small_wh):
         if proc.poll() is None:
             proc.kill()
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_demo_speed_other_than_the_files_is_said_not_ignored(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(tmp_path / "demo.duckdb"))
+    monkeypatch.delenv("BACKFILL_DEMO_SPEED", raising=False)
+    assert run(capsys, "--warehouse", "demo", "--format", "json")[0] == 0  # built at speed 1
+    monkeypatch.setenv("BACKFILL_DEMO_SPEED", "60")
+    code, out, err = run(capsys, "--warehouse", "demo", "--format", "json")
+    assert code == 0 and json.loads(out)["warehouse"] == "demo"
+    assert err == (f"note: the demo at {tmp_path / 'demo.duckdb'} runs at speed 1, fixed when it was built; "
+                   "BACKFILL_DEMO_SPEED=60 applies to a new demo file (a new BACKFILL_DEMO_PATH, or remove this one)\n")

@@ -645,3 +645,13 @@ def test_nothing_written_outside_tmp(tmp_path, nba, monkeypatch):
 def test_phase_tag(nba):
     assert [demo.phase_tag(p) for p in nba.phases] == ["phase_3_analytics", "phase_4_precompute"]
     assert re.fullmatch(r"[a-z0-9_]+", demo.phase_tag(config.Phase("Backfill", "", 0, ())))
+
+
+def test_the_demo_file_opened_as_a_plain_duckdb_warehouse_says_how_to_open_it(sandbox):
+    """Its tables are views that show rows only at the demo's clock: as `duckdb:` it would read as all zeros."""
+    from monitor.warehouse import WarehouseError, open_warehouse
+
+    path = sandbox["path"]
+    with pytest.raises(WarehouseError, match=f"{path} is the demo warehouse's file: open it with --warehouse demo "
+                                             f"and BACKFILL_DEMO_PATH={path}"):
+        open_warehouse(f"duckdb:{path}")

@@ -43,9 +43,14 @@ def open_warehouse(
         return open_demo(progress=progress, now=now)
     scheme = urlsplit(url).scheme
     if scheme == "duckdb":
+        from monitor import demo
         from monitor.warehouse.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(_duckdb_path(url))
+        path = _duckdb_path(url)
+        if demo.is_demo_file(path):  # its tables are views that show rows only at the demo's clock
+            raise WarehouseError(f"{path} is the demo warehouse's file: open it with --warehouse demo "
+                                 f"and BACKFILL_DEMO_PATH={path}")
+        return DuckDBWarehouse(path)
     if scheme == "bigquery":
         from monitor.warehouse.bigquery import open_bigquery
 
@@ -63,6 +68,8 @@ def _duckdb_path(url: str) -> Path:
     if not rest:
         raise WarehouseError("duckdb URL needs a file path, e.g. duckdb:warehouse.duckdb")
     path = Path(rest).expanduser()
+    if path.exists() and not path.is_file():
+        raise WarehouseError(f"DuckDB path {path} is not a file")
     if not path.is_file():
         raise WarehouseError(f"DuckDB file not found: {path}")
     return path

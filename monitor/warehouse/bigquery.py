@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import math
+import os
 import re
 import threading
 import time
@@ -32,7 +33,7 @@ LOCATION = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,40}")
 BIGQUERY_SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 NO_CREDENTIALS = (
     "no Google Cloud credentials found: run `gcloud auth application-default login` "
-    "(or set GOOGLE_APPLICATION_CREDENTIALS to a key file), or give the app a service account "
+    "(or set GOOGLE_APPLICATION_CREDENTIALS to a key file); the app also takes a service account "
     "in .streamlit/secrets.toml under [gcp_service_account] (see .streamlit/secrets.toml.example)"
 )
 URL_HELP = "use bigquery://PROJECT[?location=US&endpoint=http://127.0.0.1:PORT&partitions=on|off]"
@@ -398,9 +399,16 @@ def default_credentials():
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
+    key_file = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if key_file and not os.path.isfile(key_file):
+        raise WarehouseError(f"GOOGLE_APPLICATION_CREDENTIALS names {key_file}, which is not a file: "
+                             "point it at a key file, or unset it to use `gcloud auth application-default login`")
     try:
         credentials, _ = google.auth.default(scopes=list(BIGQUERY_SCOPES))
     except DefaultCredentialsError:
+        if key_file:  # the file exists but is not a key google.auth can use; never quote its content
+            raise WarehouseError(f"GOOGLE_APPLICATION_CREDENTIALS names {key_file}, which is not a usable "
+                                 "credentials file (a service-account key or an ADC file)") from None
         raise WarehouseError(NO_CREDENTIALS) from None
     return credentials
 

@@ -57,6 +57,24 @@ class DemoWarehouse(DuckDBWarehouse):
         except (ValueError, OSError):
             return False
 
+    def speed_note(self) -> str | None:
+        """A note when $BACKFILL_DEMO_SPEED asks for another speed than the file was built with (which wins)."""
+        if not os.environ.get(demo.SPEED_ENV, "").strip():
+            return None
+        try:
+            cur = self._cursor()
+            try:
+                built = demo.read_meta(cur).speed
+            finally:
+                cur.close()
+        except (QueryError, WarehouseError, ValueError):
+            return None
+        wanted = demo.speed()
+        if built == wanted:
+            return None
+        return (f"note: the demo at {self.path} runs at speed {built:g}, fixed when it was built; "
+                f"{demo.SPEED_ENV}={wanted:g} applies to a new demo file (a new {demo.DEMO_PATH_ENV}, or remove this one)")
+
     def status(self, now: dt.datetime) -> demo.DemoStatus | None:
         try:
             cur = self._cursor()
