@@ -16,7 +16,8 @@ from monitor import access, data
 from monitor.config import ConfigError
 from monitor.warehouse import WarehouseError
 
-st.set_page_config(page_title="Backfill Progress Monitor", page_icon=":material/monitoring:", layout="wide")
+# a local icon: a Material icon as page_icon makes every browser fetch the favicon from Google's font server
+st.set_page_config(page_title="Backfill Progress Monitor", page_icon=str(data.ICON), layout="wide")
 
 PAGES = Path(__file__).parent / "pages"
 pg = st.navigation([

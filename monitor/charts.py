@@ -112,9 +112,9 @@ def table_progress(tables: pd.DataFrame, title: str | None = None, legend: bool 
             y=alt.Y("table:N", title=None, sort=list(data["table"]),
                     axis=alt.Axis(labelLimit=180, minExtent=180, maxExtent=180)),
             color=alt.Color("status:N", title="Status", scale=status_scale(),
-                            legend=alt.Legend(orient="bottom", direction="vertical",
+                            legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0,
                                               labelExpr=f"datum.label == '{STATUS_LABELS['error']}' ? "
-                                                        "'error: full bar, no figure' : datum.label")
+                                                        "'error (the reason is in the table)' : datum.label")
                             if legend else None),
             tooltip=[alt.Tooltip("phase:N"), alt.Tooltip("table:N"), alt.Tooltip("status:N"), alt.Tooltip("progress:N")],
         )
@@ -143,7 +143,7 @@ def season_coverage(seasons: pd.DataFrame, phase: str) -> alt.Chart:
         .encode(
             x=alt.X("season:N", title="Season", sort=list(dict.fromkeys(data["season"])), axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("measure:N", sort=list(MEASURE_LABELS)),
-            y=alt.Y("dates:Q", title="Dates"),
+            y=alt.Y("dates:Q", title="Dates", axis=alt.Axis(format="d", tickMinStep=1)),
             color=alt.Color("measure:N", title=None,
                             scale=alt.Scale(domain=list(MEASURE_LABELS), range=list(MEASURE_COLORS)),
                             legend=alt.Legend(orient="bottom")),
@@ -168,7 +168,7 @@ def rate_over_time(history: pd.DataFrame) -> alt.Chart:
         .mark_line(point=True)
         .encode(
             x=alt.X("utcyearmonthdatehours(hour):T", title="Hour (UTC)", axis=alt.Axis(format="%H:%M")),
-            y=alt.Y("dates:Q", title="Dates processed per hour"),
+            y=alt.Y("dates:Q", title="Dates processed per hour", axis=alt.Axis(format="d", tickMinStep=1)),
             color=alt.Color("phase:N", title="Phase", legend=alt.Legend(orient="bottom")),
             tooltip=[alt.Tooltip("utcyearmonthdatehours(hour):T", title="hour (UTC)", format="%Y-%m-%d %H:%M"),
                      alt.Tooltip("phase:N"),

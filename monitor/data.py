@@ -26,6 +26,7 @@ from monitor.progress import Figures
 from monitor.warehouse import Warehouse, WarehouseError, open_warehouse, warehouse_url
 from monitor.warehouse.base import one_line
 
+ICON = Path(__file__).parent / "assets" / "icon.svg"
 REFRESH_CHOICES = {"Off": None, "30 s": 30, "60 s": 60, "5 min": 300}
 DEFAULT_REFRESH = "60 s"
 REFRESH_NOW_MIN_GAP_S = 10
@@ -225,7 +226,7 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 def page_frame(page: str, fig: Figures) -> pd.DataFrame:
     """The frame behind a page, for its CSV download; a section that failed gives its error, not an empty table."""
     if page == "overview":
-        return fig.phases.merge(fig.rates, on="phase", how="left")
+        return fig.phases.assign(tables=fig.phases["tables"].map(" ".join)).merge(fig.rates, on="phase", how="left")
     if page == "failures":
         if fig.failures is None:
             return pd.DataFrame({"error": [fig.errors.get("runs", "the run history could not be read")]})
@@ -314,6 +315,12 @@ def shorten(messages: pd.Series, limit: int = 200) -> list[str]:
 
 def outcome_labels(outcomes: pd.Series) -> pd.Series:
     return outcomes.map({"failed": "failed", "failed_cleanup": "failed (stale cleanup)"})
+
+
+def shell_lines(commands) -> str:
+    """Backfill commands for a code block, each split before its dates with a backslash continuation: still one
+    command per paste, and narrow enough for a phone or a half-width window without wrapping inside a date."""
+    return "\n".join(c.replace(" --start-date ", " \\\n    --start-date ", 1) for c in commands)
 
 
 def span(minutes: int) -> str:

@@ -44,7 +44,7 @@ else:
     shown = failures.assign(message=data.shorten(failures["error_message"]), outcome=data.outcome_labels(failures["outcome"]))
     st.dataframe(
         shown, hide_index=True,
-        column_order=["processor_name", "table", "data_date", "started_at", "error_type", "message", "outcome", "run_id"],
+        column_order=["processor_name", "data_date", "started_at", "error_type", "message", "outcome"],
         column_config=COLUMNS,
     )
     picked = st.selectbox(
@@ -53,14 +53,15 @@ else:
                               f"{failures['data_date'].iat[i]} · run {failures['run_id'].iat[i]}",
     )
     st.code(failures["error_message"].fillna("").iat[picked] or "(no message)", language=None, wrap_lines=True)
-    st.code(failures["command"].iat[picked], language="bash", wrap_lines=True)
+    st.code(data.shell_lines([failures["command"].iat[picked]]), language="bash")
 
 st.subheader(f"Stuck runs (running for over {data.span(thresholds.stuck_after_minutes).removeprefix('last ')}): "
              f"{len(fig.stuck)}")
 if fig.stuck.empty:
     st.caption("No stuck runs.")
 else:
-    st.dataframe(fig.stuck, hide_index=True, column_config=COLUMNS)
+    st.dataframe(fig.stuck, hide_index=True, column_config=COLUMNS,
+                 column_order=["processor_name", "data_date", "started_at", "hours_running", "run_id"])
 
 unresolved = fig.unresolved
 st.subheader(f"Unresolved: {len(unresolved)}")
@@ -70,5 +71,5 @@ if unresolved.empty:
     st.success("Every failed date has succeeded since.", icon=":material/check_circle:")
 else:
     st.dataframe(unresolved.assign(message=data.shorten(unresolved["error_message"])), hide_index=True, column_config=COLUMNS,
-                 column_order=["processor_name", "table", "data_date", "last_failed_at", "error_type", "message", "command"])
-    st.code("\n".join(unresolved["command"]), language="bash", height=min(400, 40 + 22 * len(unresolved)))
+                 column_order=["processor_name", "data_date", "last_failed_at", "error_type", "message"])
+    st.code(data.shell_lines(unresolved["command"]), language="bash", height=min(400, 40 + 44 * len(unresolved)))

@@ -51,9 +51,7 @@ for row in fig.phases.itertuples(index=False):
         gate.metric("Quality gate", "pass" if row.gate == "pass" else "fail",
                     icon=":material/check_circle:" if row.gate == "pass" else ":material/hourglass_empty:",
                     help="Passes when every eligible date is complete")
-        speed.metric(f"Dates/hour ({data.span(rate.window_minutes)})", speed_text,
-                     help="Eligible dates on which any table of the phase had a successful run, per hour. "
-                          "The ETA follows the phase's slowest table instead.")
+        speed.metric(f"Dates/hour ({data.span(rate.window_minutes)})", speed_text)  # the caption says whose
         if eta_text == "not started":  # too wide for the column as a figure: a dash, the note in a pill
             eta.metric("ETA", "—", "not started", delta_color="off", delta_arrow="off")
         else:

@@ -18,34 +18,30 @@ view = tables.assign(
     status=tables["status"].map(charts.STATUS_LABELS),
     **{col: tables[col].mask(broken) for col in ("dates", "pct", "remaining", "partial_dates", "extra_dates")},
 )
-st.dataframe(
-    view,
-    hide_index=True,
-    placeholder="—",
-    column_order=["phase", "stage", "table", "status", "pct", "dates", "eligible", "remaining", "partial_dates",
-                  "extra_dates", "dates_per_hour", "last_success_at", "error"],
-    column_config={
-        "phase": "Phase",
-        "stage": st.column_config.NumberColumn("Stage", help="Tables of a stage run side by side, stages in order"),
-        "table": "Table",
-        "status": "Status",
-        "pct": st.column_config.ProgressColumn("Complete", min_value=0, max_value=100, format="%.1f%%",
-                                               help="Eligible dates present / eligible dates"),
-        "dates": st.column_config.NumberColumn("Dates"),
-        "eligible": st.column_config.NumberColumn("Eligible"),
-        "remaining": st.column_config.NumberColumn("Missing"),
-        "partial_dates": st.column_config.NumberColumn("Partial", help="Present with fewer rows than games × rows per game"),
-        "extra_dates": st.column_config.NumberColumn("Extra", help="Dates with rows that are not eligible (not counted)"),
-        "dates_per_hour": st.column_config.NumberColumn("Dates/hour", format="%.0f"),
-        "last_success_at": st.column_config.DatetimeColumn("Last success (UTC)", format="YYYY-MM-DD HH:mm:ss",
-                                                           timezone="UTC"),
-        "error": st.column_config.TextColumn("Reason", width="large"),
-    },
-)
-chart_phases = list(dict.fromkeys(tables["phase"]))
-for phase in chart_phases:  # one chart per phase, the status legend under the last
-    st.altair_chart(charts.table_progress(tables[tables["phase"] == phase], title=phase,
-                                          legend=phase == chart_phases[-1]))
+COLUMNS = {
+    "stage": st.column_config.NumberColumn("Stage", help="Tables of a stage run side by side, stages in order"),
+    "table": "Table",
+    "status": "Status",
+    "error": st.column_config.TextColumn("Reason", width="large"),
+    "pct": st.column_config.ProgressColumn("Complete", min_value=0, max_value=100, format="%.1f%%",
+                                           help="Eligible dates present / eligible dates"),
+    "dates": st.column_config.NumberColumn("Dates", help="Eligible dates with rows"),
+    "remaining": st.column_config.NumberColumn("Missing"),
+    "dates_per_hour": st.column_config.NumberColumn("Dates/hour", format="%.0f"),
+    "partial_dates": st.column_config.NumberColumn("Partial", help="Present with fewer rows than games × rows per game"),
+    "extra_dates": st.column_config.NumberColumn("Extra", help="Dates with rows that are not eligible (not counted)"),
+    "last_success_at": st.column_config.DatetimeColumn("Last success (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC"),
+}
+phases = list(fig.phases.itertuples(index=False))
+for i, phase in enumerate(phases):  # one section per phase: the columns that matter first, so a narrow screen scrolls
+    mine = view[view["phase"] == phase.phase]
+    st.subheader(f"{phase.phase} · {phase.label}")
+    if not data.missing(phase.eligible_dates):
+        st.caption(f"{phase.eligible_dates} eligible dates per table"
+                   + (" · stages run in order, the tables of a stage side by side" if mine["stage"].nunique() > 1 else ""))
+    order = [c for c in COLUMNS if (c != "stage" or mine["stage"].nunique() > 1) and (c != "error" or (mine["error"] != "").any())]
+    st.dataframe(mine, hide_index=True, placeholder="—", column_order=order, column_config=COLUMNS)
+    st.altair_chart(charts.table_progress(tables[tables["phase"] == phase.phase], legend=i == len(phases) - 1))
 
 st.subheader("Missing dates")
 ranges = fig.missing_ranges
@@ -58,14 +54,15 @@ else:
     table = st.selectbox("Table", list(missing.index), key="missing_table",
                          format_func=lambda t: f"{t}: {missing.at[t, 'sum']} dates in {missing.at[t, 'count']} ranges")
     mine = ranges[ranges["table"] == table]
-    st.dataframe(mine, hide_index=True, column_order=["season", "start", "end", "dates", "command"],
-                 column_config={"command": st.column_config.TextColumn("Backfill command", width="large")})
+    st.dataframe(mine, hide_index=True, column_order=["season", "start", "end", "dates"],
+                 column_config={"season": "Season", "start": "First date", "end": "Last date", "dates": "Dates"})
     st.caption("Backfill commands for these ranges (copy with the button at the top right):")
-    st.code("\n".join(mine["command"]), language="bash", wrap_lines=True)
+    st.code(data.shell_lines(mine["command"]), language="bash")
 
 st.subheader("Partial dates")
 if fig.partial_dates.empty:
     st.caption("No partly loaded dates (checked for tables that set rows per game).")
 else:
     st.dataframe(fig.partial_dates, hide_index=True,
-                 column_config={"day": "Date", "rows": "Rows", "expected_rows": "Expected rows", "games": "Games"})
+                 column_config={"phase": "Phase", "table": "Table", "day": "Date", "rows": "Rows",
+                                "expected_rows": "Expected rows", "games": "Games"})

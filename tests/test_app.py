@@ -164,7 +164,10 @@ def test_tables_page(app, small_wh):
     at = open_page(app(small_wh), "tables")
     assert not at.error
     assert at.sidebar.selectbox(key=data.SEASON_KEY).value == "All"  # the shell ran too (see data.ensure_shell)
-    frame = at.dataframe[0].value.set_index("table")
+    # one table per phase
+    assert [h.value for h in at.subheader][:2] == ["Phase 3 · Analytics", "Phase 4 · Precompute"]
+    assert [len(at.dataframe[i].value) for i in (0, 1)] == [5, 4]
+    frame = pd.concat([at.dataframe[0].value, at.dataframe[1].value]).set_index("table")
     assert frame.loc["player_game_summary", "status"] == "complete"
     assert frame.loc["player_game_summary", "pct"] == 100.0
     tdgs = frame.loc["team_defense_game_summary"]
@@ -183,13 +186,14 @@ def test_tables_page(app, small_wh):
     picker = at.selectbox(key="missing_table")
     assert picker.value == "team_defense_game_summary"
     assert at.code[0].language == "bash"
-    assert at.code[0].value == ("./bin/run_backfill.sh analytics/team_defense_game_summary "
-                                "--start-date 2023-11-01 --end-date 2023-11-01")
+    # one command per range, split before its dates with a continuation so it never wraps inside a date
+    assert at.code[0].value == ("./bin/run_backfill.sh analytics/team_defense_game_summary \\\n"
+                                "    --start-date 2023-11-01 --end-date 2023-11-01")
     picker.set_value("player_daily_cache").run()
     # Phase 4 eligible dates 2021-10-27, 2021-10-28 | 2023-11-01: two ranges, split at the season boundary
     assert at.code[0].value.splitlines() == [
-        "./bin/run_backfill.sh precompute/player_daily_cache --start-date 2021-10-27 --end-date 2021-10-28",
-        "./bin/run_backfill.sh precompute/player_daily_cache --start-date 2023-11-01 --end-date 2023-11-01",
+        "./bin/run_backfill.sh precompute/player_daily_cache \\", "    --start-date 2021-10-27 --end-date 2021-10-28",
+        "./bin/run_backfill.sh precompute/player_daily_cache \\", "    --start-date 2023-11-01 --end-date 2023-11-01",
     ]
     partial = at.dataframe[-1].value
     assert list(partial[["table", "rows", "expected_rows"]].itertuples(index=False, name=None)) == [
@@ -220,8 +224,8 @@ def test_failures_page(app, small_wh):
     assert at.code[0].value == LONG
     at.selectbox(key="failure_detail").set_value(1).run()
     assert at.code[0].value == XSS
-    assert at.code[1].value == ("./bin/run_backfill.sh analytics/player_game_summary "
-                                "--start-date 2021-10-27 --end-date 2021-10-27")
+    assert at.code[1].value == ("./bin/run_backfill.sh analytics/player_game_summary \\\n"
+                                "    --start-date 2021-10-27 --end-date 2021-10-27")
     stuck = at.dataframe[1].value
     assert stuck[["run_id", "hours_running"]].values.tolist() == [["r4", 3.5]]
     assert stuck["command"].iloc[0].startswith("./bin/run_backfill.sh precompute/player_composite_factors")

@@ -96,7 +96,7 @@ def test_table_progress(tables):
     assert enc["y"]["field"] == "table" and enc["y"]["sort"] == list(tables["table"])
     assert enc["x"]["scale"]["domain"] == [0, 100]
     assert d["title"]["text"] == "Phase 3"
-    assert "error: full bar, no figure" in enc["color"]["legend"]["labelExpr"]  # the legend says what red means
+    assert "error (the reason is in the table)" in enc["color"]["legend"]["labelExpr"]  # the legend says what red means
     assert spec(charts.table_progress(tables, legend=False))[0]["encoding"]["color"]["legend"] is None
     assert {t["field"] for t in enc["tooltip"]} == {"phase", "table", "status", "progress"}
 
