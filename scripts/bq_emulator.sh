@@ -15,7 +15,6 @@ DUCKDB_VERSION=1.5.5
 NUMPY_VERSION=2.4.6
 EXTENSIONS=(spatial avro)
 VENV=.venv-bq
-EXT_DIR="${HOME}/.duckdb/extensions/v${DUCKDB_VERSION}/linux_amd64"
 
 wanted=("bqemulator==${BQEMULATOR_VERSION}" "duckdb==${DUCKDB_VERSION}" "numpy==${NUMPY_VERSION}")
 for ext in "${EXTENSIONS[@]}"; do wanted+=("duckdb-extension-${ext}==${DUCKDB_VERSION}"); done
@@ -41,9 +40,14 @@ then
   rm -f "$log"
 fi
 
+# Where the emulator's DuckDB looks for extensions: ~/.duckdb/extensions/<version>/<platform> (linux_amd64, linux_arm64...).
+PLATFORM=$("$VENV/bin/python" -c "import duckdb; print(duckdb.execute('PRAGMA platform').fetchone()[0])")
+EXT_DIR="${HOME:?HOME must be set: DuckDB keeps its extensions under it}/.duckdb/extensions/v${DUCKDB_VERSION}/${PLATFORM}"
 mkdir -p "$EXT_DIR"
 for ext in "${EXTENSIONS[@]}"; do
-  [ -f "$EXT_DIR/${ext}.duckdb_extension" ] && continue
+  if [ -f "$EXT_DIR/${ext}.duckdb_extension" ] && "$VENV/bin/python" -c "import duckdb; duckdb.connect().execute('LOAD ${ext}')" 2>/dev/null; then
+    continue  # in place and loading; a damaged or foreign file is replaced below
+  fi
   src=$("$VENV/bin/python" - "$ext" <<'EOF'
 import sys
 from importlib.metadata import files

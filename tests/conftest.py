@@ -1,4 +1,6 @@
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,18 @@ from monitor import config
 from tests.bq_emulator import bq_endpoint  # noqa: F401 - the session's BigQuery emulator (tests/bq_emulator.py)
 
 HERE = Path(__file__).parent
+
+# The suite starts from the defaults whatever the developer's shell holds (a warehouse, a pinned clock, another
+# config or demo speed, credentials), and never builds a demo in the developer's cache: tests set what they need.
+for _name in ("BACKFILL_WAREHOUSE", "BACKFILL_NOW", "BACKFILL_CONFIG", "BACKFILL_DEMO_SPEED", "BACKFILL_REFRESH_S",
+              "GOOGLE_APPLICATION_CREDENTIALS", "NO_COLOR"):
+    os.environ.pop(_name, None)
+_DEMO_DIR = tempfile.mkdtemp(prefix="backfill-tests-")
+os.environ["BACKFILL_DEMO_PATH"] = str(Path(_DEMO_DIR) / "demo.duckdb")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_DEMO_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ errors come back as QueryError with a one-line reason that never carries secrets
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,8 +54,20 @@ def quoted(*parts: str) -> str:
     return ".".join(f"`{checked(p, IDENTIFIER)}`" for p in parts)
 
 
+# sqlglot is not safe to call from several threads at once (its lazily built dialect tables; seen here: a runs
+# query transpiled for DuckDB into text DuckDB could not parse, under load), and the snapshot runs its queries
+# side by side. Every use of it takes this lock; the results are cached, so it is held once per SQL text.
+SQLGLOT_LOCK = threading.RLock()
+
+
 def ensure_read_only(sql: str) -> None:
     """Refuse anything but one SELECT / WITH ... SELECT statement."""
+    with SQLGLOT_LOCK:
+        _ensure_read_only(sql)
+
+
+@functools.lru_cache(maxsize=64)
+def _ensure_read_only(sql: str) -> None:
     try:
         statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
     except sqlglot.errors.ParseError as exc:

@@ -18,7 +18,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from monitor.warehouse.base import QueryError, Result, WarehouseError, ensure_read_only, one_line, quoted
+from monitor.warehouse.base import SQLGLOT_LOCK, QueryError, Result, WarehouseError, ensure_read_only, one_line, quoted
 
 
 def is_interrupt(exc: BaseException) -> bool:
@@ -28,9 +28,14 @@ def is_interrupt(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.InterruptException) or "interrupt" in str(exc).lower()
 
 
-@functools.lru_cache(maxsize=64)
 def to_duckdb(sql: str) -> str:
     """BigQuery SQL to DuckDB SQL; BigQuery's INFORMATION_SCHEMA.COLUMNS becomes DuckDB's information_schema.columns."""
+    with SQLGLOT_LOCK:  # one thread at a time in sqlglot (see SQLGLOT_LOCK)
+        return _to_duckdb(sql)
+
+
+@functools.lru_cache(maxsize=64)
+def _to_duckdb(sql: str) -> str:
     ensure_read_only(sql)
     tree = sqlglot.parse_one(sql, read="bigquery")
     for table in tree.find_all(exp.Table):
