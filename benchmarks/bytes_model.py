@@ -29,6 +29,7 @@ FIXED = {"DATE": 8, "BIGINT": 8, "INTEGER": 8, "DOUBLE": 8, "FLOAT": 8, "TIMESTA
 
 RUNS_RECENT = ["run_id", "processor_name", "data_date", "status", "started_at", "processed_at", "failure_category", "errors"]
 RUNS_LAST = ["processor_name", "data_date", "status", "started_at", "processed_at"]
+RUNS_UNRESOLVED = ["processor_name", "data_date", "status", "started_at", "errors", "failure_category"]
 
 
 @dataclass
@@ -128,5 +129,6 @@ class Model:
             if t.key in scanned:
                 coverage.read(t.key, [t.date_column], window)
         jobs.append(coverage)
-        jobs.append(Job().read(c.runs.key, RUNS_RECENT, window).read(c.runs.key, RUNS_LAST, window))
+        jobs.append(Job().read(c.runs.key, RUNS_RECENT, window).read(c.runs.key, RUNS_LAST, window)
+                    .read(c.runs.key, RUNS_UNRESOLVED, window))
         return jobs

@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--continuous", action="store_true", help="run continuously with auto-refresh")
     p.add_argument("--interval", type=int, default=30, metavar="N",
                    help=f"refresh interval in seconds, 1 to {MAX_INTERVAL_S} (default 30), counted from the end of a refresh")
-    p.add_argument("--detailed", action="store_true", help="show table-level progress")
-    p.add_argument("--failures-only", action="store_true", help="show only recent failures")
+    p.add_argument("--detailed", action="store_true", help="show table-level progress (text report; JSON and CSV always hold every table)")
+    p.add_argument("--failures-only", action="store_true", help="show only recent failures, up to 20 (text report; JSON and CSV hold them all)")
     p.add_argument("--season", metavar="YYYY-YY", help="filter by season, e.g. 2023-24 (default: all)")
     p.add_argument("--config", metavar="PATH", help="pipeline config TOML (default: $BACKFILL_CONFIG or the NBA pipeline)")
     p.add_argument("--warehouse", metavar="URL", help="demo | duckdb:PATH | bigquery://PROJECT (default: $BACKFILL_WAREHOUSE or demo)")
