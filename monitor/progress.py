@@ -17,7 +17,6 @@ from monitor.config import Config, Phase, Season, Table
 from monitor.snapshot import Snapshot
 
 FAILED = ("failed", "failed_cleanup")
-FINAL = ("success", "failed", "partial", "skipped", "failed_cleanup")
 
 TABLE_COLUMNS = [
     "phase", "stage", "table", "dataset", "dates", "eligible", "pct", "remaining", "partial_dates",
@@ -240,17 +239,20 @@ def _present(ctx: _Ctx, t: Table, phase: Phase) -> list[dt.date]:
     return [d for d in ctx.eligible.get(phase.name, []) if d in have]
 
 
-def _rate_per_table(ctx: _Ctx, runs: pd.DataFrame | None = None) -> dict[str, float]:
-    """Distinct eligible data_dates per hour with a success inside the rate window, per table (of `runs`, by
-    default the season's)."""
-    runs = ctx.runs if runs is None else runs
-    if runs is None:
+def _recent_successes(ctx: _Ctx, runs: pd.DataFrame) -> pd.DataFrame:
+    """The successful runs of `runs` that finished inside the rate window (processed_at, else started_at)."""
+    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=ctx.config.thresholds.rate_window_minutes))
+    done = runs["succeeded_at"]
+    return runs[(runs["outcome"] == "success") & (done > since) & (done <= pd.Timestamp(ctx.now))]
+
+
+def _rate_per_table(ctx: _Ctx) -> dict[str, float]:
+    """Distinct eligible data_dates per hour with a success inside the rate window, per table."""
+    if ctx.runs is None:
         return {}
     minutes = ctx.config.thresholds.rate_window_minutes
-    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=minutes))
-    recent = runs[(runs["outcome"] == "success") & (runs["succeeded_at"] > since) & (runs["succeeded_at"] <= pd.Timestamp(ctx.now))]
     out = {t.name: 0.0 for t in ctx.config.tables}
-    for name, days in recent.groupby("table", sort=False)["day"]:
+    for name, days in _recent_successes(ctx, ctx.runs).groupby("table", sort=False)["day"]:
         if name in out:
             eligible = ctx.eligible_sets.get(ctx.phase_of(ctx.table_named(name)).name, frozenset())
             out[name] = len({d for d in days if d in eligible}) * 60 / minutes
@@ -262,10 +264,7 @@ def _busy_elsewhere(ctx: _Ctx) -> frozenset[str]:
     table is not stalled when it shows no rate in this season; its job has not reached this season yet."""
     if ctx.season is None or ctx.runs is None:
         return frozenset()
-    whole = _runs(ctx.snap, ctx.config, (ctx.config.start, ctx.config.end))
-    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=ctx.config.thresholds.rate_window_minutes))
-    recent = whole[(whole["outcome"] == "success") & (whole["succeeded_at"] > since) & (whole["succeeded_at"] <= pd.Timestamp(ctx.now))]
-    return frozenset(recent["table"])
+    return frozenset(_recent_successes(ctx, _runs(ctx.snap, ctx.config, (ctx.config.start, ctx.config.end)))["table"])
 
 
 def _tables(ctx: _Ctx) -> pd.DataFrame:
@@ -429,13 +428,10 @@ def _phase_rate(ctx: _Ctx, phase: Phase) -> float | None:
     """Distinct eligible data_dates per hour on which any table of the phase had a success."""
     if ctx.runs is None:
         return None
-    minutes = ctx.config.thresholds.rate_window_minutes
-    since = pd.Timestamp(ctx.now - dt.timedelta(minutes=minutes))
-    names = [t.name for t in phase.tables]
-    r = ctx.runs
-    recent = r[(r["outcome"] == "success") & r["table"].isin(names) & (r["succeeded_at"] > since) & (r["succeeded_at"] <= pd.Timestamp(ctx.now))]
-    eligible = set(ctx.eligible.get(phase.name, []))
-    return len({d for d in recent["day"] if d in eligible}) * 60 / minutes
+    recent = _recent_successes(ctx, ctx.runs)
+    recent = recent[recent["table"].isin([t.name for t in phase.tables])]
+    eligible = ctx.eligible_sets.get(phase.name, frozenset())
+    return len({d for d in recent["day"] if d in eligible}) * 60 / ctx.config.thresholds.rate_window_minutes
 
 
 def _eta(phase: Phase, tables: pd.DataFrame, prow, phase_rate: float | None,
