@@ -13,7 +13,7 @@ import sys
 import time
 
 from monitor import config as config_mod
-from monitor import progress, report, snapshot, text
+from monitor import progress, report, sanitize, snapshot, text
 from monitor.config import Config, ConfigError
 from monitor.freshness import QUERY_SECTIONS, LastGood
 from monitor.warehouse import Warehouse, WarehouseError, open_warehouse
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str) -> int:
-    print(f"error: {text.printable(message)}", file=sys.stderr)
+    print(f"error: {sanitize.printable(message)}", file=sys.stderr)
     return 2
 
 
@@ -129,16 +129,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _output(args, cfg: Config, fig: progress.Figures, notice: str | None = None) -> str:
-    """The figures in the chosen format. Warehouse text reaches a terminal only made printable (text.printable):
-    always in the report, in CSV when stdout is a terminal; JSON escapes control characters itself."""
+    """The figures in the chosen format. Warehouse text reaches a terminal or a spreadsheet only made safe
+    (monitor.sanitize); JSON escapes control characters itself."""
     if args.format == "json":
         return json.dumps(report.to_json(fig, cfg), indent=None if args.continuous else 2, ensure_ascii=False)
     if args.format == "csv":
-        frame = report.to_csv_frame(fig, cfg)
-        return (text.printable_frame(frame) if sys.stdout.isatty() else frame).to_csv(index=False).rstrip("\n")
+        return sanitize.csv_text(report.to_csv_frame(fig, cfg)).rstrip("\n")
     return text.render(text.printable_figures(fig), cfg, detailed=args.detailed, failures_only=args.failures_only,
                        glyphs=text.glyphs_for(sys.stdout.encoding), style=_style(),
-                       notice=text.printable(notice) if notice else None)
+                       notice=sanitize.printable(notice) if notice else None)
 
 
 def _write(text_out: str) -> None:
@@ -185,12 +184,12 @@ def _continuous(args, cfg: Config, wh: Warehouse) -> int:
         notice = f"Figures {stale.badge()}. Retrying every {args.interval} s." if stale else None
         if args.format == "json":
             if notice or shown is None:
-                print(text.printable(notice or f"error: {error}"), file=sys.stderr, flush=True)
+                print(sanitize.printable(notice or f"error: {error}"), file=sys.stderr, flush=True)
             if shown is not None:
                 _write(_output(args, cfg, progress.compute(shown, cfg, args.season)) + "\n")
         else:
             if shown is None:
-                body = f"error: {text.printable(error or 'the warehouse could not be read')}"
+                body = f"error: {sanitize.printable(error or 'the warehouse could not be read')}"
             else:
                 body = _output(args, cfg, progress.compute(shown, cfg, args.season), notice)
             footer = f"Next refresh in {args.interval} s (Ctrl+C to stop)"

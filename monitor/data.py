@@ -19,7 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from monitor import config as config_mod
-from monitor import progress, snapshot
+from monitor import progress, sanitize, snapshot
 from monitor.config import Config
 from monitor.freshness import LastGood, Stale
 from monitor.progress import Figures
@@ -220,7 +220,8 @@ def season_choice(wanted: str | None) -> tuple[str, str | None]:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+    """A page's CSV download, its cells safe in a spreadsheet and a terminal (sanitize.csv_text)."""
+    return sanitize.csv_text(frame).encode("utf-8")
 
 
 def page_frame(page: str, fig: Figures) -> pd.DataFrame:

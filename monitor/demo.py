@@ -1042,45 +1042,57 @@ def _report(progress: Progress | None, fraction: float, message: str) -> None:
         progress(fraction, message)
 
 
-def _layout(path: Path) -> int | None:
-    """The demo layout version of the file at `path`, or None when it is not a demo file we can read."""
+@dataclass(frozen=True)
+class _Found:
+    """What stands at the demo's path: missing, not_a_file, demo, old_demo (an earlier layout), database (a DuckDB
+    database that is not a demo), locked (another process holds it for writing) or unreadable (not DuckDB)."""
+
+    kind: str
+    reason: str = ""
+
+
+def _inspect(path: Path) -> _Found:
+    if not os.path.lexists(path):
+        return _Found("missing")
+    if not path.is_file():
+        return _Found("not_a_file")
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            rows = con.execute(f"SELECT max(layout_version) FROM {PRIVATE_SCHEMA}.meta").fetchall()  # noqa: S608
+            try:
+                rows = con.execute(f"SELECT max(layout_version) FROM {PRIVATE_SCHEMA}.meta").fetchall()  # noqa: S608
+            except duckdb.CatalogException:
+                return _Found("database")
     except (duckdb.Error, OSError) as exc:
         if is_interrupt(exc):  # the user's Ctrl+C, not a damaged file
             raise KeyboardInterrupt from None
-        return None
-    return rows[0][0] if rows else None
+        reason = " ".join(str(exc).split())
+        return _Found("locked" if "lock" in reason.lower() else "unreadable", reason)
+    return _Found("demo" if rows == [(LAYOUT_VERSION,)] else "old_demo")
 
 
 def is_demo_file(path: Path) -> bool:
     """Whether `path` is a demo warehouse file (of any layout version)."""
-    return path.is_file() and _layout(path) is not None
+    return _inspect(path).kind in ("demo", "old_demo")
 
 
-def _is_demo(path: Path) -> bool:
-    """Whether `path` is a finished demo file of this layout version."""
-    return path.is_file() and _layout(path) == LAYOUT_VERSION
+def _refusal(path: Path, found: _Found, repair: bool) -> str | None:
+    """Why the demo may not be built over what stands at `path` now, or None when it may.
 
-
-def _may_replace(path: Path) -> bool:
-    """Whether building the demo at `path` may replace what is there now: nothing, a demo (of any layout
-    version), or anything at all inside the demo's own cache folder. A user's file at $BACKFILL_DEMO_PATH is
-    never overwritten."""
-    if not os.path.lexists(path):
-        return True
-    if not path.is_file():
-        return False
-    return is_demo_file(path) or path.parent.resolve() == default_demo_path().parent.resolve()
-
-
-def _check_replaceable(path: Path) -> None:
-    if os.path.lexists(path) and not path.is_file():
-        raise ValueError(f"{DEMO_PATH_ENV} must name a file, and {path} is not a file")
-    if not _may_replace(path):
-        raise ValueError(f"{path} exists and is not a demo warehouse: the demo never overwrites it; "
-                         f"point {DEMO_PATH_ENV} at a new file")
+    Nothing, or a demo of any layout, may be replaced; so may anything inside the demo's own cache folder. With
+    `repair` (this process had its demo open at this very path) a locked or unreadable file is that demo, held
+    by a writer or damaged. A DuckDB database that is not a demo is someone's data: never replaced."""
+    if found.kind in ("missing", "demo", "old_demo"):
+        return None
+    if found.kind == "not_a_file":
+        return f"{DEMO_PATH_ENV} must name a file, and {path} is not a file"
+    if path.parent.resolve() == default_demo_path().parent.resolve():
+        return None
+    if repair and found.kind in ("locked", "unreadable"):
+        return None
+    if found.kind == "locked":
+        return f"the demo file {path} is held by another process: {found.reason}"
+    return (f"{path} exists and is not a demo warehouse: the demo never overwrites it; "
+            f"point {DEMO_PATH_ENV} at a new file")
 
 
 @contextlib.contextmanager
@@ -1139,25 +1151,27 @@ def ensure(
     config: Config | None = None,
     repair: bool = False,
 ) -> Path:
-    """The demo file at `path` (default `demo_path()`), built first if it is missing or
-    an older demo. An existing demo is kept as it is (its t0 and seed).
-
-    A file there that is not a demo is replaced only inside the demo's cache folder, or with `repair` (the
-    caller had this very file open as a demo, so what stands there now is a damaged or locked demo);
-    otherwise ValueError: a user's file is never overwritten.
-    """
+    """The demo file at `path` (default `demo_path()`), built first if it is missing or an older demo (with a
+    progress report only then). An existing demo is kept as it is (its t0 and seed). What else may be replaced,
+    and when it is refused with a ValueError instead, is `_refusal`'s."""
     path = Path(path) if path else demo_path()
-    if not _is_demo(path):
-        if not repair:
-            _check_replaceable(path)
-        with _lock(path):
-            if not _is_demo(path):  # another process may have built it while we waited
-                if not repair:
-                    _check_replaceable(path)
-                _build(path, now=now, seed=seed, progress=progress, config=config)
-                return path
-    _report(progress, 1.0, "Demo warehouse ready")
+    if _ready(path, repair):
+        return path
+    with _lock(path):
+        if not _ready(path, repair):  # another process may have built it while we waited
+            _build(path, now=now, seed=seed, progress=progress, config=config)
     return path
+
+
+def _ready(path: Path, repair: bool) -> bool:
+    """True when a demo of this layout stands at `path`; False when one may be built there; else ValueError."""
+    found = _inspect(path)
+    if found.kind == "demo":
+        return True
+    refusal = _refusal(path, found, repair)
+    if refusal:
+        raise ValueError(refusal)
+    return False
 
 
 def restart(

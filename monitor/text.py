@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
+from monitor import sanitize
 from monitor.config import Config
 from monitor.progress import Figures
+from monitor.sanitize import printable
 
 BAR_WIDTH = 50
 RULE = "=" * 80
-# Characters a terminal acts on instead of showing: C0/C1 controls (escape sequences can clear the screen, recolour
-# text or retitle the window) and the bidirectional overrides that reorder what is shown.
-_WHITESPACE = re.compile(r"[\t\n\r\v\f]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -64,24 +61,9 @@ def glyphs_for(encoding: str | None) -> Glyphs:
     return UNICODE
 
 
-def printable(value: str) -> str:
-    """`value` (text from the warehouse) safe to print in a terminal: line breaks and tabs become spaces, every other
-    control character shows as its escape (\\x1b), so nothing in the data can act on the terminal."""
-    value = _WHITESPACE.sub(" ", value)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", value)
-
-
-def printable_frame(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-    """`frame` with `printable` applied to every text cell."""
-    if frame is None:
-        return None
-    texts = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, str)).any()]
-    return frame.assign(**{c: frame[c].map(lambda v: printable(v) if isinstance(v, str) else v) for c in texts})
-
-
 def printable_figures(fig: Figures) -> Figures:
     """`fig` with every text from the warehouse (messages, names, reasons) made `printable`."""
-    frames = {f.name: printable_frame(getattr(fig, f.name)) for f in dataclasses.fields(fig)
+    frames = {f.name: sanitize.texts(getattr(fig, f.name)) for f in dataclasses.fields(fig)
               if isinstance(getattr(fig, f.name), pd.DataFrame)}
     return dataclasses.replace(
         fig, **frames, warehouse=printable(fig.warehouse),

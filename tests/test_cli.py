@@ -193,6 +193,9 @@ def test_warehouse_text_cannot_act_on_the_terminal(tmp_path, capsys):
     assert "Error: Boom\\x1b[31m: \\x1b[2J\\x1b[32mALL GOOD\\x1b]0;pwned\\x07 \\u202eevil\\x00" in out
     code, out, _ = run(capsys, "--config", SMALL, "--warehouse", f"duckdb:{path}", "--format", "json")
     assert HOSTILE in [f["error_message"] for f in json.loads(out)["failures"]]  # JSON keeps the data, escaped
+    code, out, _ = run(capsys, "--config", SMALL, "--warehouse", f"duckdb:{path}", "--format", "csv")
+    assert not any(c in out for c in "\x1b\x07\x00\u202e")  # a CSV is `cat`ed too, piped or not
+    assert "\\x1b[2J\\x1b[32mALL GOOD" in out
 
 
 def test_continuous_json_is_one_document_per_line(small_wh):

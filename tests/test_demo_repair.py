@@ -95,3 +95,42 @@ def test_a_bad_demo_speed_is_one_line_of_bad_input(tmp_path, monkeypatch, value)
     with pytest.raises(WarehouseError, match="BACKFILL_DEMO_SPEED must be a positive number"):
         open_demo(now=dt.datetime.now(dt.UTC))
     assert not (tmp_path / "demo.duckdb").exists()
+
+
+def test_a_users_database_moved_onto_the_demo_path_is_reported_not_overwritten(demo_wh):
+    """A repair rebuilds a damaged demo, never someone's DuckDB database that now stands where the demo was."""
+    import duckdb
+
+    snap, _ = _figures(demo_wh)
+    assert not snap.errors
+    mine = demo_wh.path.with_name("mine.duckdb")
+    with duckdb.connect(str(mine)) as con:
+        con.execute("CREATE TABLE important AS SELECT 42 AS answer")
+    mine.replace(demo_wh.path)  # as `mv mine.duckdb demo.duckdb` would, while the monitor runs
+    before = demo_wh.path.read_bytes()
+    snap, fig = _figures(demo_wh)
+    assert snap.catalog.error == snap.runs.error == (
+        f"{demo_wh.path} exists and is not a demo warehouse: the demo never overwrites it; "
+        "point BACKFILL_DEMO_PATH at a new file")
+    assert demo_wh.path.read_bytes() == before  # untouched
+    with duckdb.connect(str(demo_wh.path), read_only=True) as con:
+        assert con.execute("SELECT answer FROM important").fetchall() == [(42,)]
+
+
+def test_a_demo_file_held_by_a_writer_at_start_is_reported_with_the_reason(tmp_path, monkeypatch):
+    from monitor import demo
+    from monitor.warehouse import WarehouseError
+
+    path = tmp_path / "demo.duckdb"
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(path))
+    demo.ensure(path, now=dt.datetime.now(dt.UTC))
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('locked', flush=True); time.sleep(30)", str(path)],
+                              stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(WarehouseError, match=f"the demo file {path} is held by another process: .*lock"):
+            open_demo(now=dt.datetime.now(dt.UTC))
+    finally:
+        holder.kill()
+        holder.wait()

@@ -45,8 +45,9 @@ class DemoWarehouse(DuckDBWarehouse):
             return super().query(sql, params, now=now, deadline_s=deadline_s)
 
     def _repair(self) -> bool:
-        """Rebuild a removed or damaged demo file; True when a new file is now in place, False when it could not
-        be rebuilt (the query's own error then stands)."""
+        """Rebuild a removed or damaged demo file; True when a new file is now in place, False when nothing could
+        be done (the query's own error then stands). QueryError with the reason when what stands at the path now
+        may not be replaced (someone's database)."""
         before = self._inode
         now = _utcnow()
         try:
@@ -54,7 +55,9 @@ class DemoWarehouse(DuckDBWarehouse):
                 now = self._meta.t0 + dt.timedelta(seconds=demo.HEAD_START_HOURS * 3600 / demo.speed())
             demo.ensure(self.path, now=now, repair=True)
             return os.stat(self.path).st_ino != before
-        except (ValueError, OSError):
+        except ValueError as exc:
+            raise QueryError(str(exc)) from None
+        except OSError:
             return False
 
     def speed_note(self) -> str | None:

@@ -1,0 +1,43 @@
+"""Text from the warehouse made safe for where it goes: a terminal, or a CSV file opened in a spreadsheet.
+
+Error messages, error types and run ids come from whatever wrote the run history; they may hold escape codes (a
+terminal acts on them: clear the screen, recolour, retitle the window) or start like a formula (a spreadsheet
+runs `=HYPERLINK(...)`). JSON needs neither: its encoder escapes control characters and nothing evaluates it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+_WHITESPACE = re.compile(r"[\t\n\r\v\f]")
+# C0/C1 controls and the bidirectional overrides that reorder what is shown
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def printable(value: str) -> str:
+    """`value` safe to print in a terminal: line breaks and tabs become spaces, every other control character shows
+    as its escape (\\x1b), so nothing in the data can act on the terminal."""
+    value = _WHITESPACE.sub(" ", value)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", value)
+
+
+def cell(value: str) -> str:
+    """`value` for a CSV cell: printable, and a leading quote on text a spreadsheet would take for a formula."""
+    value = printable(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def texts(frame: pd.DataFrame | None, clean=printable) -> pd.DataFrame | None:
+    """`frame` with `clean` applied to every text cell."""
+    if frame is None:
+        return None
+    columns = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, str)).any()]
+    return frame.assign(**{c: frame[c].map(lambda v: clean(v) if isinstance(v, str) else v) for c in columns})
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """`frame` as CSV text whose cells are safe in a terminal and in a spreadsheet (`cell`)."""
+    return texts(frame, cell).to_csv(index=False)
