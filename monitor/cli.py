@@ -106,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         wh = open_warehouse(args.warehouse, progress=_demo_progress, now=now, project=cfg.project)
     except (WarehouseError, ValueError) as exc:
         return _fail(str(exc))
-    note = getattr(wh, "speed_note", lambda: None)()
-    if note:
+    for note in getattr(wh, "notes", lambda now: [])(now):  # the demo's: its speed, a clock before it began
         print(note, file=sys.stderr)
     try:
         if args.continuous:
@@ -170,7 +169,8 @@ def _continuous(args, cfg: Config, wh: Warehouse) -> int:
     """Redraw every --interval seconds, counted from the end of the previous cycle; Ctrl+C stops with exit 0.
 
     When the warehouse fails, the last good figures stay, marked stale with the reason. With --format json each
-    cycle is one JSON document on one line of stdout, and the stale notice goes to stderr.
+    cycle writes one JSON document on one line: the figures, with `stale: {since, reason}` while they are the last
+    good ones, or `{checked_at, warehouse, error}` while there are none yet.
     """
     last_good = LastGood()
     catalog = snapshot.CatalogCache()  # which tables exist, reused across cycles for a while
@@ -182,11 +182,14 @@ def _continuous(args, cfg: Config, wh: Warehouse) -> int:
             snap, error = None, f"{exc.__class__.__name__}: {exc}"
         shown, stale = last_good.update(snap, error)
         notice = f"Figures {stale.badge()}. Retrying every {args.interval} s." if stale else None
-        if args.format == "json":
-            if notice or shown is None:
-                print(sanitize.printable(notice or f"error: {error}"), file=sys.stderr, flush=True)
-            if shown is not None:
-                _write(_output(args, cfg, progress.compute(shown, cfg, args.season)) + "\n")
+        if args.format == "json":  # one line every cycle, so a reader can tell "down" from "nothing new"
+            if shown is None:
+                doc = {"checked_at": report.iso(snapshot.resolve_now()), "warehouse": wh.label, "error": error}
+            else:
+                doc = report.to_json(progress.compute(shown, cfg, args.season), cfg)
+                if stale:
+                    doc["stale"] = {"since": report.iso(stale.since), "reason": stale.reason}
+            _write(json.dumps(doc, ensure_ascii=False) + "\n")
         else:
             if shown is None:
                 body = f"error: {sanitize.printable(error or 'the warehouse could not be read')}"

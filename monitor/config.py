@@ -26,7 +26,8 @@ CONFIG_ENV = "BACKFILL_CONFIG"
 # day on its date column. Engines without partition metadata (DuckDB) always scan.
 COVERAGE_MODES = ("auto", "scan", "partitions")
 MAX_INT = 1_000_000_000  # any count or window beyond this is a typo (and would overflow dates and timers)
-MAX_HISTORY_HOURS = 7 * 24  # the runs query reads every row of these hours in full
+MAX_HISTORY_HOURS = 7 * 24
+MAX_CONFIG_BYTES = 1024 * 1024  # the runs query reads every row of these hours in full
 
 
 class ConfigError(ValueError):
@@ -180,8 +181,9 @@ class _Reader:
         # bool is an int in Python; a config that says `true` for a number is wrong.
         if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
             self.fail(self.key(name), f"must be {what or _kind_name(kind)}, got {_toml_type(value)}")
-        if isinstance(value, str) and any(unicodedata.category(c) == "Cc" for c in value):
-            self.fail(self.key(name), "must not contain control characters (newlines, escape codes)")
+        if isinstance(value, str) and any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+            self.fail(self.key(name), "must not contain control or invisible format characters "
+                                      "(newlines, escape codes, zero-width spaces, direction marks)")
         return value
 
     def identifier(self, name: str, pattern=IDENTIFIER, default: Any = ...) -> str:
@@ -378,13 +380,19 @@ def load(path: str | os.PathLike | None = None) -> Config:
     path = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)  # a bounded read: /dev/zero or a huge file is refused, not read
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("file", "not found", source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("file", f"cannot be read ({exc.__class__.__name__})", source) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError("file", f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a pipeline config", source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("toml", str(exc).splitlines()[0], source) from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError("toml", "nested too deeply", source) from None
     return parse(data, source)

@@ -17,9 +17,9 @@ def _value(v: Any) -> Any:
     if isinstance(v, float) and math.isnan(v):
         return None
     if isinstance(v, pd.Timestamp):
-        return _iso(v.to_pydatetime())
+        return iso(v.to_pydatetime())
     if isinstance(v, dt.datetime):
-        return _iso(v)
+        return iso(v)
     if isinstance(v, dt.date):
         return v.isoformat()
     if hasattr(v, "item"):  # numpy scalars
@@ -27,7 +27,7 @@ def _value(v: Any) -> Any:
     return v
 
 
-def _iso(ts: dt.datetime) -> str:
+def iso(ts: dt.datetime) -> str:
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=dt.UTC)
     return ts.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -61,7 +61,7 @@ def to_json(fig: Figures, config) -> dict:
                        for p in config.phases},
         })
     return {
-        "checked_at": _iso(fig.checked_at),
+        "checked_at": iso(fig.checked_at),
         "warehouse": fig.warehouse,
         "window": {"start": fig.window[0].isoformat(), "end": fig.window[1].isoformat()},
         "season": fig.season,
@@ -78,7 +78,16 @@ def to_json(fig: Figures, config) -> dict:
     }
 
 
-CSV_SECTIONS = ("phases", "tables", "seasons", "rates", "failures")
+CSV_SECTIONS = ("phases", "tables", "seasons", "rates", "failures", "stuck", "unresolved", "warnings")
+# Every section's fields, in one fixed order: the same columns whatever the data (a season without failures
+# still has the failure columns), so a script may read them by position.
+CSV_COLUMNS = [
+    "section", "name", "tables", "expected_dates", "eligible_dates", "bootstrap_dates", "complete_dates", "work_pct",
+    "gate", "phase", "table", "dates", "eligible", "pct", "partial_dates", "extra_dates", "dates_per_hour",
+    "last_success_at", "status", "error", "coverage_source", "season", "expected", "complete", "remaining",
+    "eta_hours", "eta_note", "processor_name", "data_date", "started_at", "error_type", "error_message", "run_id",
+    "last_failed_at", "code", "message",
+]
 
 
 def to_csv_frame(fig: Figures, config) -> pd.DataFrame:
@@ -98,7 +107,10 @@ def to_csv_frame(fig: Figures, config) -> pd.DataFrame:
     rows += [{"section": "rates", **r} for r in doc["rates"] or []]
     for section in ("failures", "stuck", "unresolved", "warnings"):
         rows += [{"section": section, **f} for f in doc[section] or []]
-    frame = pd.DataFrame.from_records(rows)
+    unknown = {k for r in rows for k in r} - set(CSV_COLUMNS)
+    if unknown:  # a field added to the JSON must get its column here
+        raise RuntimeError(f"report.CSV_COLUMNS lacks {sorted(unknown)}")
+    frame = pd.DataFrame.from_records(rows, columns=CSV_COLUMNS)
     for col in frame.columns:  # counts stay integers despite the gaps other sections leave
         values = [r[col] for r in rows if r.get(col) is not None]
         if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):

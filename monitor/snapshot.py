@@ -32,6 +32,7 @@ from monitor.errors import parse_errors
 from monitor.warehouse.base import QueryError, Warehouse, one_line
 
 NOW_ENV = "BACKFILL_NOW"
+EARLIEST_NOW, LATEST_NOW = dt.datetime(1970, 1, 1), dt.datetime(9000, 1, 1)
 DEFAULT_DEADLINE_S = 30.0  # the whole refresh: a page that waits longer is broken anyway
 MIN_QUERY_DEADLINE_S = 1.0
 
@@ -84,12 +85,14 @@ class Snapshot:
 def resolve_now(now: dt.datetime | None = None) -> dt.datetime:
     """`now`, else $BACKFILL_NOW (ISO-8601, naive means UTC), else the clock; always UTC."""
     if now is None:
-        pinned = os.environ.get(NOW_ENV)
+        pinned = os.environ.get(NOW_ENV, "").strip()
         if pinned:
             try:
                 now = dt.datetime.fromisoformat(pinned.replace("Z", "+00:00"))
             except ValueError:
-                raise ValueError(f"{NOW_ENV}={pinned!r} is not an ISO-8601 time") from None
+                raise ValueError(f"{NOW_ENV}={pinned[:40]!r} is not an ISO-8601 time") from None
+            if not EARLIEST_NOW <= now.replace(tzinfo=None) <= LATEST_NOW:  # every window is taken back from it
+                raise ValueError(f"{NOW_ENV}={pinned!r} is out of range ({EARLIEST_NOW.year} to {LATEST_NOW.year})")
         else:
             now = dt.datetime.now(dt.UTC)
     if now.tzinfo is None:

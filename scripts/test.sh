@@ -4,14 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The browser tests drive Debian's chromium (never a browser Playwright downloads); install it once, when missing.
-if [ ! -x /usr/bin/chromium ]; then
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "scripts/test.sh: needs Python 3.11 or newer as python3 (found: $(python3 --version 2>&1))" >&2
+    exit 1
+fi
+
+# What the tests need from Debian: chromium for the browser tests (never a browser Playwright downloads), and
+# venv support where python3 is Debian's own. Installed once, when missing; without root, say what to install.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=("python3-venv")
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
-        apt-get install -y -qq chromium >/dev/null
+        apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "scripts/test.sh: /usr/bin/chromium is missing; install it (apt-get install chromium) for the browser tests" >&2
+        echo "scripts/test.sh: missing ${missing[*]}; install it first (sudo apt-get install ${missing[*]})" >&2
+        exit 1
     fi
 fi
 

@@ -414,6 +414,8 @@ def test_no_credentials_says_what_to_do_and_shows_no_secret(monkeypatch):
 @pytest.mark.parametrize("content, reason", [
     (None, "which is not a file"),
     ('{"type": "nonsense", "private_key": "SECRET-KEY-123"}', "which is not a usable credentials file"),
+    ("[]", "which is not a usable credentials file"),  # JSON, but not an object: google.auth raises AttributeError
+    ("null", "which is not a usable credentials file"),
 ])
 def test_a_bad_google_application_credentials_file_is_named_with_the_reason(tmp_path, monkeypatch, content, reason):
     key = tmp_path / "key.json"

@@ -82,6 +82,14 @@ def test_csv_round_trips_to_the_json_figures(capsys, small_wh):
         assert list(frame.loc[frame["section"] == section, key]) == [x[key] for x in doc[section]]
 
 
+def test_csv_has_the_same_columns_whatever_the_data(capsys, small_wh, tmp_path):
+    _, full, _ = run(capsys, "--config", SMALL, "--warehouse", small_wh, "--format", "csv")
+    _, empty, _ = run(capsys, "--config", SMALL, "--warehouse", _warehouse(tmp_path, {}, {}), "--format", "csv",
+                      "--season", "2024-25")  # no runs at all: no failures, stuck runs, unresolved or warnings
+    assert full.splitlines()[0] == empty.splitlines()[0]
+    assert full.splitlines()[0].split(",")[:4] == ["section", "name", "tables", "expected_dates"]
+
+
 @pytest.mark.parametrize("a, b, check, code", [
     (ALL_A, ALL_B, None, 0),
     (ALL_A, ALL_B, "Phase B", 0),
@@ -241,3 +249,30 @@ def test_a_demo_speed_other_than_the_files_is_said_not_ignored(tmp_path, capsys,
     assert code == 0 and json.loads(out)["warehouse"] == "demo"
     assert err == (f"note: the demo at {tmp_path / 'demo.duckdb'} runs at speed 1, fixed when it was built; "
                    "BACKFILL_DEMO_SPEED=60 applies to a new demo file (a new BACKFILL_DEMO_PATH, or remove this one)\n")
+
+
+def test_a_clock_before_the_demo_began_is_said(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(tmp_path / "demo.duckdb"))
+    monkeypatch.delenv("BACKFILL_NOW")
+    assert run(capsys, "--warehouse", "demo", "--format", "json")[0] == 0  # built now
+    monkeypatch.setenv("BACKFILL_NOW", "2020-01-01T00:00:00Z")
+    code, out, err = run(capsys, "--warehouse", "demo", "--format", "json")
+    assert code == 0 and json.loads(out)["phases"][0]["complete_dates"] == 0
+    assert err.startswith("note: 2020-01-01 00:00 UTC is before the demo backfill began (")
+    assert err.rstrip().endswith("nothing has happened yet at that clock")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0001-01-01T00:00:00Z", "BACKFILL_NOW='0001-01-01T00:00:00Z' is out of range (1970 to 9000)"),
+    ("soon", "BACKFILL_NOW='soon' is not an ISO-8601 time"),
+])
+def test_a_bad_clock_is_one_line(capsys, small_wh, monkeypatch, value, message):
+    monkeypatch.setenv("BACKFILL_NOW", value)
+    code, out, err = run(capsys, "--config", SMALL, "--warehouse", small_wh)
+    assert (code, out, err) == (2, "", f"error: {message}\n")
+
+
+def test_a_clock_with_stray_spaces_is_taken(capsys, small_wh, monkeypatch):
+    monkeypatch.setenv("BACKFILL_NOW", f"  {NOW.isoformat()} ")
+    code, out, _ = run(capsys, "--config", SMALL, "--warehouse", small_wh, "--format", "json")
+    assert code == 0 and json.loads(out)["checked_at"] == "2024-02-01T12:00:00Z"

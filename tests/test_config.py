@@ -79,8 +79,9 @@ BASE = config.DEFAULT_CONFIG.read_text()
     ("history_hours = 24", "history_hours = 1", "thresholds.failure_window_minutes", "must be <= 60 (thresholds.history_hours = 1"),
     ("many_failures = 20", "many_failures = 10000000000", "thresholds.many_failures", "must be <= 1000000000"),
     # a label or name is printed in terminals: escape codes in it could repaint the screen
-    ('label = "Analytics"', 'label = "Analytics\\u001b[2J"', "phases[0].label", "must not contain control characters"),
-    ('name = "NBA backfill"', 'name = "NBA\\nbackfill"', "pipeline.name", "must not contain control characters"),
+    ('label = "Analytics"', 'label = "Analytics\\u001b[2J"', "phases[0].label", "must not contain control"),
+    ('name = "NBA backfill"', 'name = "NBA\\nbackfill"', "pipeline.name", "must not contain control"),
+    ('name = "Phase 3"', 'name = "Phase\\u200b 3"', "phases[0].name", "zero-width spaces"),
 ])
 def test_bad_config_is_rejected_with_one_line_naming_the_key(tmp_path, old, new, key, reason):
     path = tmp_path / "bad.toml"
@@ -95,6 +96,8 @@ def test_bad_config_is_rejected_with_one_line_naming_the_key(tmp_path, old, new,
 
 @pytest.mark.parametrize("text, key", [
     ("this is not toml", "toml"),
+    ("x = " + "[" * 5000 + "]" * 5000, "toml"),  # nested too deeply
+    ("# " + "x" * (1024 * 1024), "file"),  # over 1 MiB
     ("[pipeline]\nname = 1", "pipeline.name"),
     ("", "pipeline"),
 ])
@@ -104,6 +107,11 @@ def test_unreadable_files(tmp_path, text, key):
     with pytest.raises(ConfigError) as info:
         config.load(path)
     assert info.value.key == key
+
+
+def test_an_endless_file_is_refused_not_read():
+    with pytest.raises(ConfigError, match="file: larger than 1024 KiB"):
+        config.load("/dev/zero")
 
 
 def test_missing_file(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -86,3 +87,37 @@ def test_continuous_keeps_figures_while_the_warehouse_is_gone_and_recovers(tmp_p
         proc.wait(timeout=20)
     assert proc.returncode == 0
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_continuous_json_writes_a_line_every_cycle_marked_stale_while_the_warehouse_is_gone(tmp_path):
+    """A script reading the lines can tell "down" from "nothing new": each cycle writes one, with `stale` set
+    (since when, and why) while the figures are the last good ones."""
+    now = dt.datetime.now(dt.UTC)
+    good = fixtures.guide_state(tmp_path / "good.duckdb", config.load(), "complete", now)
+    live = tmp_path / "live.duckdb"
+    shutil.copy(good, live)
+    env = {k: v for k, v in os.environ.items() if k not in ("BACKFILL_NOW", "BACKFILL_WAREHOUSE")}
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--warehouse", f"duckdb:{live}", "--continuous",
+                             "--interval", "1", "--format", "json"], env={**env, "PYTHONIOENCODING": "utf-8"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                            preexec_fn=die_with_parent)
+    docs = []
+    try:
+        docs.append(json.loads(proc.stdout.readline()))
+        live.unlink()
+        while "stale" not in docs[-1]:
+            docs.append(json.loads(proc.stdout.readline()))
+        docs.append(json.loads(proc.stdout.readline()))  # still down: another line, still stale
+        shutil.copy(good, live)
+        while "stale" in docs[-1] and len(docs) < 30:
+            docs.append(json.loads(proc.stdout.readline()))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    assert "stale" not in docs[0] and "stale" not in docs[-1]  # fresh, then fresh again
+    stale = [d for d in docs if "stale" in d]
+    assert len(stale) >= 2
+    assert all(d["stale"]["since"] == docs[0]["checked_at"] and "DuckDB file is gone" in d["stale"]["reason"]
+               for d in stale)
+    assert all(d["phases"][0]["complete_dates"] == 675 for d in docs)  # the last good figures, never zeros
+    assert proc.returncode == 0

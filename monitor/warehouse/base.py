@@ -79,6 +79,11 @@ def _ensure_read_only(sql: str) -> None:
         raise QueryError("refused: the monitor only runs SELECT queries")
 
 
+def seconds(value: float) -> str:
+    """A deadline for a message: whole seconds from 1 s up (a refresh's remaining 29.997 s reads "30"), else as is."""
+    return f"{round(value):g}" if value >= 1 else f"{value:g}"
+
+
 def one_line(exc: BaseException | str, limit: int = 300) -> str:
     text = " ".join(str(exc).split()) or exc.__class__.__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"

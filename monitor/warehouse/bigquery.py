@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from monitor.identifiers import EMULATOR_PROJECT_ID, IDENTIFIER, PROJECT_ID, checked
-from monitor.warehouse.base import QueryError, Result, WarehouseError, ensure_read_only, one_line
+from monitor.warehouse.base import QueryError, Result, WarehouseError, ensure_read_only, one_line, seconds
 
 DEFAULT_MAX_BYTES_BILLED = 10 * 1024**3  # 10 GiB per job
 RESULT_PAGE_ROWS = 100_000  # rows per results page (BigQuery also caps a page at 10 MB)
@@ -310,7 +310,7 @@ class BigQueryWarehouse:
         def expired() -> QueryError:
             retried = state.get("retried")
             why = f" (last try: {describe(retried)})" if retried is not None else ""
-            return QueryError(f"query exceeded its deadline of {deadline_s:g} s{why}")
+            return QueryError(f"query exceeded its deadline of {seconds(deadline_s)} s{why}")
 
         done = threading.Event()
 
@@ -405,11 +405,14 @@ def default_credentials():
                              "point it at a key file, or unset it to use `gcloud auth application-default login`")
     try:
         credentials, _ = google.auth.default(scopes=list(BIGQUERY_SCOPES))
-    except DefaultCredentialsError:
+    except Exception as exc:  # DefaultCredentialsError, or what a malformed file makes google.auth raise
         if key_file:  # the file exists but is not a key google.auth can use; never quote its content
             raise WarehouseError(f"GOOGLE_APPLICATION_CREDENTIALS names {key_file}, which is not a usable "
                                  "credentials file (a service-account key or an ADC file)") from None
-        raise WarehouseError(NO_CREDENTIALS) from None
+        if isinstance(exc, DefaultCredentialsError):
+            raise WarehouseError(NO_CREDENTIALS) from None
+        raise WarehouseError(f"Application Default Credentials could not be loaded ({exc.__class__.__name__}): "
+                             "run `gcloud auth application-default login` again") from None
     return credentials
 
 

@@ -60,23 +60,26 @@ class DemoWarehouse(DuckDBWarehouse):
         except OSError:
             return False
 
-    def speed_note(self) -> str | None:
-        """A note when $BACKFILL_DEMO_SPEED asks for another speed than the file was built with (which wins)."""
-        if not os.environ.get(demo.SPEED_ENV, "").strip():
-            return None
+    def notes(self, now: dt.datetime) -> list[str]:
+        """What a user would not guess from the figures: $BACKFILL_DEMO_SPEED asking for another speed than the file
+        was built with (the file's wins), or a clock before the demo backfill began (nothing has happened yet)."""
         try:
             cur = self._cursor()
             try:
-                built = demo.read_meta(cur).speed
+                meta = demo.read_meta(cur)
             finally:
                 cur.close()
         except (QueryError, WarehouseError, ValueError):
-            return None
-        wanted = demo.speed()
-        if built == wanted:
-            return None
-        return (f"note: the demo at {self.path} runs at speed {built:g}, fixed when it was built; "
-                f"{demo.SPEED_ENV}={wanted:g} applies to a new demo file (a new {demo.DEMO_PATH_ENV}, or remove this one)")
+            return []
+        out = []
+        if os.environ.get(demo.SPEED_ENV, "").strip() and demo.speed() != meta.speed:
+            out.append(f"note: the demo at {self.path} runs at speed {meta.speed:g}, fixed when it was built; "
+                       f"{demo.SPEED_ENV}={demo.speed():g} applies to a new demo file (a new {demo.DEMO_PATH_ENV}, "
+                       "or remove this one)")
+        if now < meta.t0:
+            out.append(f"note: {now:%Y-%m-%d %H:%M} UTC is before the demo backfill began ({meta.t0:%Y-%m-%d %H:%M} UTC): "
+                       "nothing has happened yet at that clock")
+        return out
 
     def status(self, now: dt.datetime) -> demo.DemoStatus | None:
         try:

@@ -18,7 +18,16 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from monitor.warehouse.base import SQLGLOT_LOCK, QueryError, Result, WarehouseError, ensure_read_only, one_line, quoted
+from monitor.warehouse.base import (
+    SQLGLOT_LOCK,
+    QueryError,
+    Result,
+    WarehouseError,
+    ensure_read_only,
+    one_line,
+    quoted,
+    seconds,
+)
 
 
 def is_interrupt(exc: BaseException) -> bool:
@@ -104,7 +113,7 @@ class DuckDBWarehouse:
             if is_interrupt(exc):
                 if not expired.is_set():  # not our deadline: DuckDB turned the user's Ctrl+C into an interrupt
                     raise KeyboardInterrupt from None
-                raise QueryError(f"query exceeded its deadline of {deadline_s:g} s") from None
+                raise QueryError(f"query exceeded its deadline of {seconds(deadline_s)} s") from None
             raise QueryError(_reason(exc)) from None
         finally:
             timer.cancel()
