@@ -52,8 +52,9 @@ except ValueError as exc:  # a malformed BACKFILL_NOW, an unknown argument after
     st.error(f"A setting cannot be used: {data.plain(exc)}.", icon=":material/settings:")
     st.stop()
 except WarehouseError as exc:
-    st.error(f"The warehouse cannot be opened: {data.plain(exc)}. Check --warehouse, BACKFILL_WAREHOUSE "
-             f"or the `warehouse` secret (now {data.plain(data.warehouse_setting())}).", icon=":material/database:")
+    check = ("Check BACKFILL_DEMO_PATH and BACKFILL_DEMO_SPEED (the demo warehouse)" if data.warehouse_setting() == "demo"
+             else f"Check --warehouse, BACKFILL_WAREHOUSE or the `warehouse` secret (now {data.plain(data.warehouse_setting())})")
+    st.error(f"The warehouse cannot be opened: {data.plain(exc)}. {check}.", icon=":material/database:")
     st.stop()
 
 # --- season: from ?season= on a session's first run, then the widget; written back to the URL on every run ---
@@ -73,9 +74,15 @@ if "_unknown_season" in st.session_state:
     st.sidebar.warning(f"Unknown season {data.plain(data.clip(st.session_state['_unknown_season'], 40))}: showing all seasons.",
                        icon=":material/warning:")
 
+# --- auto-refresh: likewise from ?refresh= (a wall screen's URL keeps its interval), written back unless default ---
 choices = data.refresh_choices()
-refresh = st.sidebar.selectbox("Auto-refresh", list(choices), index=list(choices).index(data.DEFAULT_REFRESH),
-                               key="refresh_every")
+if data.REFRESH_KEY not in st.session_state:
+    st.session_state[data.REFRESH_KEY] = data.refresh_choice(st.query_params.get("refresh"))
+refresh = st.sidebar.selectbox("Auto-refresh", list(choices), key=data.REFRESH_KEY)
+if refresh == data.DEFAULT_REFRESH:
+    st.query_params.pop("refresh", None)
+else:
+    st.query_params["refresh"] = data.refresh_slug(refresh)
 
 
 def refresh_now() -> None:  # callbacks run before the script, so the click is never lost to a rerun
@@ -93,8 +100,14 @@ st.sidebar.caption(f"Warehouse: {data.plain(warehouse.label)}")
 if data.warehouse_setting() == "demo":
     status = data.demo_status()
     if status is not None and status.finished:
-        st.info("The demo backfill has finished: every figure is final now.", icon=":material/flag:")
-        st.button("Start the demo again", icon=":material/replay:", on_click=data.restart_demo)
+        if data.clock_pinned():  # a restart would move the demo's start for every reader on the real clock
+            st.info("The demo backfill has finished at this clock (pinned by BACKFILL_NOW): every figure is final.",
+                    icon=":material/flag:")
+        else:
+            st.info("The demo backfill has finished: every figure is final now.", icon=":material/flag:")
+            st.button("Start the demo again", icon=":material/replay:", on_click=data.restart_demo)
+    for note in data.demo_notes():
+        st.sidebar.caption(data.plain(note.removeprefix("note: ")))
 
 try:
     fig = data.load_figures(data.selected_season())  # the cache's "Refreshing figures…" spinner shows here

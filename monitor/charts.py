@@ -63,7 +63,7 @@ def phase_progress(phases: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("pct:Q", title=None, scale=alt.Scale(domain=[0, 100]), stack="zero",
-                    axis=alt.Axis(values=[0, 25, 50, 75, 100], labelExpr="datum.value + '%'")),
+                    axis=alt.Axis(values=[0, 25, 50, 75, 100], labelExpr="datum.value + '%'", labelFlush=True)),
             y=alt.Y("phase:N", title=None, sort=list(dict.fromkeys(data["phase"]))),
             color=alt.Color("part:N", title=None, scale=alt.Scale(domain=list(PART_LABELS), range=list(PART_COLORS)),
                             legend=alt.Legend(orient="right")),
@@ -107,14 +107,14 @@ def table_progress(tables: pd.DataFrame, title: str | None = None, legend: bool 
         .mark_bar()
         .encode(
             x=alt.X("bar:Q", title="% of eligible dates", scale=alt.Scale(domain=[0, 100]),
-                    axis=alt.Axis(values=[0, 25, 50, 75, 100])),
+                    axis=alt.Axis(values=[0, 25, 50, 75, 100], labelFlush=True)),
             # the same label width in every phase's chart, so their bars line up
             y=alt.Y("table:N", title=None, sort=list(data["table"]),
                     axis=alt.Axis(labelLimit=180, minExtent=180, maxExtent=180)),
             color=alt.Color("status:N", title="Status", scale=status_scale(),
                             legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0,
                                               labelExpr=f"datum.label == '{STATUS_LABELS['error']}' ? "
-                                                        "'error (the reason is in the table)' : datum.label")
+                                                        "'error (see Reason)' : datum.label")
                             if legend else None),
             tooltip=[alt.Tooltip("phase:N"), alt.Tooltip("table:N"), alt.Tooltip("status:N"), alt.Tooltip("progress:N")],
         )
@@ -154,23 +154,25 @@ def season_coverage(seasons: pd.DataFrame, phase: str) -> alt.Chart:
 
 
 def rate_over_time(history: pd.DataFrame) -> alt.Chart:
-    """Distinct eligible dates processed (a success in any table of the phase) per hour and phase (the run-history window, e.g. 24 h).
+    """Distinct eligible dates processed (a success in any table of the phase) in the hour ending at each point,
+    per phase (progress._rate_history: hours ending on the hour, the last ending now).
 
-    A UTC time unit keeps the hours in UTC whatever the viewer's time zone (a plain `format` is overridden by
+    A UTC time unit keeps the times in UTC whatever the viewer's time zone (a plain `format` is overridden by
     Streamlit's chart theme)."""
     data = pd.DataFrame({
         "hour": [pd.Timestamp(h).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ") for h in history["hour"]],
         "phase": [str(p) for p in history["phase"]],
         "dates": [int(d) for d in history["dates"]],
     }, columns=["hour", "phase", "dates"])
+    when = "utcyearmonthdatehoursminutes(hour):T"
     return (
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
-            x=alt.X("utcyearmonthdatehours(hour):T", title="Hour (UTC)", axis=alt.Axis(format="%H:%M")),
-            y=alt.Y("dates:Q", title="Dates processed per hour", axis=alt.Axis(format="d", tickMinStep=1)),
+            x=alt.X(when, title="Hour ending (UTC)", axis=alt.Axis(format="%H:%M")),
+            y=alt.Y("dates:Q", title="Dates processed in the hour", axis=alt.Axis(format="d", tickMinStep=1)),
             color=alt.Color("phase:N", title="Phase", legend=alt.Legend(orient="bottom")),
-            tooltip=[alt.Tooltip("utcyearmonthdatehours(hour):T", title="hour (UTC)", format="%Y-%m-%d %H:%M"),
+            tooltip=[alt.Tooltip(when, title="hour ending (UTC)", format="%Y-%m-%d %H:%M"),
                      alt.Tooltip("phase:N"),
                      alt.Tooltip("dates:Q")],
         )

@@ -46,6 +46,20 @@ def refresh_choices() -> dict[str, int | None]:
     return choices
 
 
+REFRESH_KEY = "refresh_every"  # the sidebar's auto-refresh selector (app.py) and the URL's ?refresh=
+
+
+def refresh_slug(label: str) -> str:
+    """An auto-refresh choice as the URL spells it: 'Off' -> 'off', '5 min' -> '5min'."""
+    return label.split(" (")[0].replace(" ", "").lower()
+
+
+def refresh_choice(slug: str | None) -> str:
+    """The auto-refresh choice for a `?refresh=` value ('5min', ' 30S '), else the default."""
+    wanted = (slug or "").replace(" ", "").lower()
+    return next((label for label in refresh_choices() if refresh_slug(label) == wanted), DEFAULT_REFRESH)
+
+
 # No longer than the shortest interval on offer, so each tick can show a newer snapshot; read once, at import.
 SNAPSHOT_TTL_S = min(s for s in refresh_choices().values() if s)
 
@@ -193,6 +207,17 @@ def check_clock() -> None:
     snapshot.resolve_now()
 
 
+def clock_pinned() -> bool:
+    """Whether $BACKFILL_NOW pins the clock (tests, screenshots, a frozen demo in BigQuery)."""
+    return bool(os.environ.get(snapshot.NOW_ENV, "").strip())
+
+
+def demo_notes() -> list[str]:
+    """The demo's notes for this clock: a speed other than its file's, a clock before it began."""
+    notes = getattr(warehouse(), "notes", None)
+    return notes(snapshot.resolve_now()) if notes else []
+
+
 def demo_status():
     wh = warehouse()
     status = getattr(wh, "status", None)
@@ -224,14 +249,45 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return sanitize.csv_text(frame).encode("utf-8")
 
 
+FAILURE_WINDOW_KEY = "failure_window"  # the Failures page's window selector
+
+
+def failure_windows() -> list[int]:
+    """The Failures page's windows, in minutes: shorter ones that fit inside the configured failure window."""
+    configured = load_config().thresholds.failure_window_minutes
+    return sorted({m for m in (30, 120, 360, 1440) if m < configured} | {configured})
+
+
+def failure_window() -> int:
+    """The window chosen on the Failures page (minutes), else the configured one."""
+    return st.session_state.get(FAILURE_WINDOW_KEY) or load_config().thresholds.failure_window_minutes
+
+
+def keep_a_failure_window() -> None:
+    """A segmented control lets a click on the chosen segment clear it: choose the configured window again."""
+    if not st.session_state.get(FAILURE_WINDOW_KEY):
+        st.session_state[FAILURE_WINDOW_KEY] = load_config().thresholds.failure_window_minutes
+
+
+def recent_failures(fig: Figures, minutes: int) -> pd.DataFrame:
+    """The failed runs that started in the last `minutes` (of the configured window's, which the figures hold)."""
+    return fig.failures[fig.failures["started_at"] > fig.checked_at - dt.timedelta(minutes=minutes)]
+
+
 def page_frame(page: str, fig: Figures) -> pd.DataFrame:
-    """The frame behind a page, for its CSV download; a section that failed gives its error, not an empty table."""
+    """The frame behind a page, for its CSV download; a section that failed gives its error, not an empty table.
+
+    Failures: the recent failures of the window chosen on the page, the stuck runs and the unresolved dates (with
+    their backfill commands), one `section` column telling them apart."""
     if page == "overview":
         return fig.phases.assign(tables=fig.phases["tables"].map(" ".join)).merge(fig.rates, on="phase", how="left")
     if page == "failures":
         if fig.failures is None:
             return pd.DataFrame({"error": [fig.errors.get("runs", "the run history could not be read")]})
-        return fig.failures
+        parts = {"recent failure": recent_failures(fig, failure_window()), "stuck": fig.stuck, "unresolved": fig.unresolved}
+        return pd.concat([frame.assign(section=name) for name, frame in parts.items() if not frame.empty]
+                         or [pd.DataFrame(columns=["section"])], ignore_index=True).pipe(
+            lambda f: f[["section", *[c for c in f.columns if c != "section"]]])
     return {"tables": fig.tables, "seasons": fig.seasons}[page]
 
 
@@ -322,6 +378,11 @@ def shell_lines(commands) -> str:
     """Backfill commands for a code block, each split before its dates with a backslash continuation: still one
     command per paste, and narrow enough for a phone or a half-width window without wrapping inside a date."""
     return "\n".join(c.replace(" --start-date ", " \\\n    --start-date ", 1) for c in commands)
+
+
+def plural(n: int, noun: str) -> str:
+    """'1 range', '8 ranges'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def span(minutes: int) -> str:

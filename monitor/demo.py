@@ -1091,6 +1091,9 @@ def _refusal(path: Path, found: _Found, repair: bool) -> str | None:
         return None
     if found.kind == "locked":
         return f"the demo file {path} is held by another process: {found.reason}"
+    if found.kind == "unreadable":
+        return (f"{path} is not a DuckDB database ({found.reason[:120]}): the demo never overwrites it; "
+                f"if it is a damaged demo, remove it and a new one is built, or point {DEMO_PATH_ENV} at a new file")
     return (f"{path} exists and is not a demo warehouse: the demo never overwrites it; "
             f"point {DEMO_PATH_ENV} at a new file")
 

@@ -184,8 +184,8 @@ def compute(snap: Snapshot, config: Config, season: str | None = None) -> Figure
 
     tables = _tables(ctx)
     phases = _phases(ctx, tables)
-    rates = _rates(ctx, tables, phases)
     failures, stuck, unresolved = _failures(ctx), _stuck(ctx), _unresolved(ctx)
+    rates = _rates(ctx, tables, phases, unresolved)
     return Figures(
         checked_at=snap.checked_at,
         warehouse=snap.warehouse,
@@ -407,15 +407,16 @@ def _seasons(ctx: _Ctx) -> pd.DataFrame:
 # --- rate and ETA ------------------------------------------------------------
 
 
-def _rates(ctx: _Ctx, tables: pd.DataFrame, phases: pd.DataFrame) -> pd.DataFrame:
+def _rates(ctx: _Ctx, tables: pd.DataFrame, phases: pd.DataFrame, unresolved: pd.DataFrame | None) -> pd.DataFrame:
     minutes = ctx.config.thresholds.rate_window_minutes
     by_table = tables.set_index("table")
     busy = _busy_elsewhere(ctx)
+    failed = {} if unresolved is None else unresolved.groupby("table")["data_date"].nunique().to_dict()
     records = []
     for phase, prow in zip(ctx.config.phases, phases.itertuples(), strict=True):
         rate = _phase_rate(ctx, phase)
         remaining = None if prow.complete_dates is pd.NA or prow.eligible_dates is pd.NA else int(prow.eligible_dates - prow.complete_dates)
-        eta, note, pace = _eta(phase, by_table, prow, rate, busy)
+        eta, note, pace = _eta(phase, by_table, prow, rate, busy, failed)
         records.append({"phase": phase.name, "dates_per_hour": rate, "remaining": remaining,
                         "eta_hours": eta, "eta_note": note, "window_minutes": minutes,
                         "pace_table": pace[0] if pace else None, "pace_per_hour": pace[1] if pace else None})
@@ -435,9 +436,11 @@ def _phase_rate(ctx: _Ctx, phase: Phase) -> float | None:
 
 
 def _eta(phase: Phase, tables: pd.DataFrame, prow, phase_rate: float | None,
-         busy_elsewhere: frozenset[str] = frozenset()) -> tuple[float | None, str, tuple[str, float] | None]:
+         busy_elsewhere: frozenset[str] = frozenset(), failed_dates: dict[str, int] | None = None,
+         ) -> tuple[float | None, str, tuple[str, float] | None]:
     """Phase ETA in hours over its stages, its note, and its pace: (table, dates/hour) of the slowest table of
-    the earliest unfinished stage. (None, note, None) when it cannot be known."""
+    the earliest unfinished stage. (None, note, None) when it cannot be known; a note naming a table that is not
+    moving says how many of its dates failed and wait for a rerun (`failed_dates`, unresolved per table)."""
     if prow.gate is None or phase_rate is None:
         return None, "unknown", None
     if prow.eligible_dates == 0:
@@ -456,9 +459,11 @@ def _eta(phase: Phase, tables: pd.DataFrame, prow, phase_rate: float | None,
             own = tables.at[t.name, "dates_per_hour"] or 0.0
             rate = own if own > 0 else (moving_rate or 0.0)
             if rate <= 0:
+                failed = (failed_dates or {}).get(t.name, 0)
+                rerun = f" ({failed} of its {int(tables.at[t.name, 'remaining'])} missing dates failed: rerun them)" if failed else ""
                 if t.name in busy_elsewhere:
-                    return None, f"waiting: {t.name} is working on other seasons", None
-                return None, f"stalled: {t.name}", None
+                    return None, f"waiting: {t.name} is working on other seasons{rerun}", None
+                return None, f"stalled: {t.name}{rerun}", None
             hours = int(tables.at[t.name, "remaining"]) / rate
             if slowest is None or hours > stage_hours:
                 slowest = (t.name, rate)
@@ -558,7 +563,9 @@ def _missing_ranges(ctx: _Ctx, tables: pd.DataFrame) -> pd.DataFrame:
     season_name = ctx.season_names.get  # every eligible date is an expected date, so it has an entry
     for phase in ctx.config.phases:
         for t in phase.tables:
-            present = ctx.present_sets.get(t.key, frozenset()) if t.key not in ctx.snap.errors else frozenset()
+            if t.key in ctx.snap.errors:  # unreadable: which dates it lacks is unknown, so no commands to rerun them
+                continue
+            present = ctx.present_sets.get(t.key, frozenset())
             for start, end, n in missing_ranges(ctx.eligible[phase.name], present, season_name):
                 records.append({"phase": phase.name, "table": t.name, "season": season_name(start), "start": start,
                                 "end": end, "dates": n, "command": backfill_command(t, start, end)})
@@ -576,22 +583,27 @@ def _partial_dates(ctx: _Ctx) -> pd.DataFrame:
 
 
 def _rate_history(ctx: _Ctx) -> pd.DataFrame:
-    """Distinct eligible dates processed per hour (a success in any table of the phase) and phase over the run-history window."""
+    """Distinct eligible dates processed (a success in any table of the phase) in the hour ending at each point,
+    per phase, over the run-history window: the hours ending on the hour, and the last one ending now.
+
+    Every point is a whole hour, so the current hour never looks like a collapse while it is under way, and the
+    last point is the phase's rate as the page's headline shows it (with the default 60-minute rate window)."""
     if ctx.runs is None:
         return _empty(HISTORY_COLUMNS)
-    hours = ctx.config.thresholds.history_hours
-    end = pd.Timestamp(ctx.now).floor("h")
-    grid = pd.date_range(end=end, periods=hours, freq="h", tz="UTC")
+    now = pd.Timestamp(ctx.now)
+    ends = list(pd.date_range(end=now.floor("h"), periods=ctx.config.thresholds.history_hours, freq="h", tz="UTC"))
+    if now > ends[-1]:  # mid-hour: the hour ending now replaces the oldest, so every window lies in the runs read
+        ends = [*ends[1:], now]
     r = ctx.runs[(ctx.runs["outcome"] == "success") & ctx.runs["succeeded_at"].notna()]
-    r = r[(r["succeeded_at"] > grid[0]) & (r["succeeded_at"] <= pd.Timestamp(ctx.now))]
+    r = r[(r["succeeded_at"] > ends[0] - pd.Timedelta(hours=1)) & (r["succeeded_at"] <= now)]
     records = []
     for phase in ctx.config.phases:
-        eligible = set(ctx.eligible.get(phase.name, []))
-        mine = r[r["table"].isin([t.name for t in phase.tables])]
-        mine = mine[mine["day"].isin(list(eligible))]
-        counts = mine.assign(hour=mine["succeeded_at"].dt.floor("h")).groupby("hour")["day"].nunique()
-        for hour in grid:
-            records.append({"hour": hour, "phase": phase.name, "dates": int(counts.get(hour, 0))})
+        eligible = ctx.eligible_sets.get(phase.name, frozenset())
+        mine = r[r["table"].isin([t.name for t in phase.tables]) & r["day"].isin(list(eligible))]
+        done, days = mine["succeeded_at"], mine["day"]
+        for end_ in ends:
+            inside = (done > end_ - pd.Timedelta(hours=1)) & (done <= end_)
+            records.append({"hour": end_, "phase": phase.name, "dates": int(days[inside].nunique())})
     return pd.DataFrame.from_records(records, columns=HISTORY_COLUMNS)
 
 
@@ -602,6 +614,11 @@ def _warnings(ctx: _Ctx, tables, phases, failures, stuck) -> tuple[Warning_, ...
     """The usage guide's "What's a Problem", as codes and one-line messages."""
     th = ctx.config.thresholds
     out = []
+    for t in ctx.config.tables:  # its own error (not found, no date column): the phase's figures depend on it
+        if t.key in ctx.snap.errors:
+            phase = ctx.phase_of(t).name
+            out.append(Warning_("table_unreadable", f"{phase}: {t.name} cannot be read ({ctx.snap.errors[t.key]}); it "
+                                                    f"counts as 0 dates, so {phase}'s gate fails until it can be read"))
     last = ctx.snap.last_success.frame if ctx.snap.last_success.ok else None
     for phase, prow in zip(ctx.config.phases, phases.itertuples(), strict=True):
         if prow.gate != "fail":
@@ -626,7 +643,8 @@ def _warnings(ctx: _Ctx, tables, phases, failures, stuck) -> tuple[Warning_, ...
         out.append(Warning_("many_failures", f"{len(failures)} failed runs in the last {_minutes(th.failure_window_minutes)} "
                             f"(more than {th.many_failures})"))
     if stuck is not None and len(stuck):
-        out.append(Warning_("stuck_runs", f"{len(stuck)} run(s) still running after {_minutes(th.stuck_after_minutes)}"))
+        runs = "1 run is" if len(stuck) == 1 else f"{len(stuck)} runs are"
+        out.append(Warning_("stuck_runs", f"{runs} still running after {_minutes(th.stuck_after_minutes)}"))
     return tuple(out)
 
 

@@ -1,7 +1,5 @@
 """Failures: what failed recently, what is stuck, what is still unresolved (with the command to rerun it)."""
 
-import datetime as dt
-
 import streamlit as st
 
 from monitor import data
@@ -30,13 +28,11 @@ COLUMNS = {
 
 # The figures hold the failures of the configured window; shorter windows are filters on them.
 configured = thresholds.failure_window_minutes
-windows = sorted({m for m in (30, 120, 360, 1440) if m < configured} | {configured})
-minutes = st.segmented_control("Window", windows, default=configured, format_func=data.span, key="failure_window",
-                               help=f"Up to the configured failure window ({data.span(configured)}, "
-                                    "thresholds.failure_window_minutes)") or configured
-since = fig.checked_at - dt.timedelta(minutes=minutes)
-
-failures = fig.failures[fig.failures["started_at"] > since]
+st.segmented_control("Window", data.failure_windows(), default=configured, format_func=data.span,
+                     key=data.FAILURE_WINDOW_KEY, on_change=data.keep_a_failure_window,
+                     help=f"Up to the configured failure window ({data.span(configured)}, thresholds.failure_window_minutes)")
+minutes = data.failure_window()
+failures = data.recent_failures(fig, minutes)
 st.subheader(f"Recent failures ({data.span(minutes)}): {len(failures)}")
 if failures.empty:
     st.success(f"No failed runs ({data.span(minutes)}).", icon=":material/check_circle:")

@@ -77,7 +77,8 @@ else:
     st.page_link("pages/failures.py", label="Open Failures", icon=":material/error:")
 
 st.subheader(f"Dates processed per hour (last {config.thresholds.history_hours} h)")
-st.caption("Eligible dates on which any table of the phase had a successful run, per hour (UTC).")
+st.caption("Eligible dates on which any table of the phase had a successful run in the hour ending at each point "
+           "(UTC); the last point is the hour ending now, the rate shown above.")
 if fig.failures is None:
     st.error("No rate history: the run history could not be read.")
 else:

@@ -22,7 +22,7 @@ COLUMNS = {
     "stage": st.column_config.NumberColumn("Stage", help="Tables of a stage run side by side, stages in order"),
     "table": "Table",
     "status": "Status",
-    "error": st.column_config.TextColumn("Reason", width="large"),
+    "error": st.column_config.TextColumn("Reason", width="medium"),
     "pct": st.column_config.ProgressColumn("Complete", min_value=0, max_value=100, format="%.1f%%",
                                            help="Eligible dates present / eligible dates"),
     "dates": st.column_config.NumberColumn("Dates", help="Eligible dates with rows"),
@@ -51,8 +51,11 @@ elif ranges.empty:
     st.success("Every table holds every eligible date.", icon=":material/check_circle:")
 else:
     missing = ranges.groupby("table", sort=False)["dates"].agg(["sum", "count"])
-    table = st.selectbox("Table", list(missing.index), key="missing_table",
-                         format_func=lambda t: f"{t}: {missing.at[t, 'sum']} dates in {missing.at[t, 'count']} ranges")
+    # plain table names: a keyed selectbox keeps the labels it was first drawn with, so counts go in the caption
+    table = st.selectbox("Table", list(missing.index), key="missing_table")
+    dates, count = int(missing.at[table, "sum"]), int(missing.at[table, "count"])
+    st.caption(f"{table}: {data.plural(dates, 'missing date')} in {data.plural(count, 'range')}"
+               + (f" (season {fig.season})" if fig.season else ""))
     mine = ranges[ranges["table"] == table]
     st.dataframe(mine, hide_index=True, column_order=["season", "start", "end", "dates"],
                  column_config={"season": "Season", "start": "First date", "end": "Last date", "dates": "Dates"})

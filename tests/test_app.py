@@ -139,9 +139,15 @@ def test_overview_shows_each_phase(app, small_wh):
             "team\\_defense\\_game\\_summary") in captions
     assert "stalled\\: player\\_shot\\_zone\\_analysis" in captions
     assert "2 bootstrap dates" in captions
-    assert [w.value for w in at.warning] == [
+    assert [w.value for w in at.warning] == [  # an unreadable table is said first, with its reason
+        data.plain("Phase 3: upcoming_player_game_context cannot be read (table not found: "
+                   "nba_analytics.upcoming_player_game_context); it counts as 0 dates, so Phase 3's gate fails "
+                   "until it can be read"),
+        data.plain("Phase 4: player_shot_zone_analysis cannot be read (date column missing: "
+                   "nba_precompute.player_shot_zone_analysis has no column analysis_date); it counts as 0 dates, "
+                   "so Phase 4's gate fails until it can be read"),
         "Phase 4\\: 3 dates remaining and no successful run for over 1 h \\(never\\)",
-        "1 run\\(s\\) still running after 2 h",
+        "1 run is still running after 2 h",
     ]
     assert "2 failed runs (last 2 h) · 1 stuck · 3 unresolved" in [c.value for c in at.caption]
     assert [p.label for p in at.get("page_link")] == ["Open Failures"]
@@ -244,6 +250,9 @@ def test_failure_window_filters_within_the_configured_one(app, small_wh):
     assert at.subheader[0].value == "Recent failures (last 30 min): 1"
     assert at.dataframe[0].value["run_id"].tolist() == ["r3"]
     assert at.subheader[-1].value == "Unresolved: 3"  # however long ago: the window is for recent failures
+    window.set_value(None).run()  # a click on the chosen segment clears it: the configured window comes back
+    assert at.segmented_control(key="failure_window").value == 120
+    assert at.subheader[0].value == "Recent failures (last 2 h): 2"
 
 
 def test_warehouse_text_stays_literal_in_markdown(app, small_wh):
@@ -305,6 +314,20 @@ def test_season_in_the_url_as_a_person_types_it(app, small_wh, typed, shown):
 # --- refresh, CSV, the guide's figures ---------------------------------------------------
 
 
+@pytest.mark.parametrize("query, shown, written", [
+    ({}, "60 s", None), ({"refresh": "5min"}, "5 min", "5min"), ({"refresh": " OFF "}, "Off", "off"),
+    ({"refresh": "30s"}, "30 s", "30s"), ({"refresh": "<b>1</b>"}, "60 s", None),
+])
+def test_auto_refresh_from_and_to_the_url(app, small_wh, query, shown, written):
+    """A wall screen's URL keeps its interval across reloads; an unknown value gives the default."""
+    at = app(small_wh, **query).run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key=data.REFRESH_KEY).value == shown
+    assert at.query_params.get("refresh") == written
+    at.sidebar.selectbox(key=data.REFRESH_KEY).set_value("5 min").run()
+    assert at.query_params["refresh"] == "5min"
+
+
 def test_refresh_now_is_rate_limited_for_everyone(app, small_wh):
     at = app(small_wh).run()
     at.sidebar.button[0].click().run()
@@ -327,9 +350,23 @@ def test_csv_of_each_page(small_wh):
         ["Phase 3", 0, 2, 1.0], ["Phase 4", 0, 1, 0.0]]
     assert data.page_frame("tables", fig) is fig.tables
     assert data.page_frame("seasons", fig) is fig.seasons
-    assert data.page_frame("failures", fig)["run_id"].tolist() == ["r3"]
-    text = data.csv_bytes(data.page_frame("failures", fig)).decode()
-    assert text.splitlines()[0].split(",")[:3] == ["processor_name", "table", "data_date"]
+    # what the Failures page shows: its recent failures (2023-24: r3), stuck runs (none) and unresolved dates (r3's)
+    failures = data.page_frame("failures", fig)
+    assert failures[["section", "run_id", "data_date"]].fillna("").astype(str).values.tolist() == [
+        ["recent failure", "r3", "2023-11-01"], ["unresolved", "", "2023-11-01"]]
+    assert failures.loc[1, "command"] == ("./bin/run_backfill.sh analytics/team_defense_game_summary "
+                                          "--start-date 2023-11-01 --end-date 2023-11-01")
+    text = data.csv_bytes(failures).decode()
+    assert text.splitlines()[0].split(",")[:4] == ["section", "processor_name", "table", "data_date"]
+    st.session_state[data.FAILURE_WINDOW_KEY] = 30  # the page's window: r3 started 20 min before the clock
+    try:
+        assert data.page_frame("failures", progress.compute(snap, cfg))["section"].tolist() == [
+            "recent failure", "stuck", "unresolved", "unresolved", "unresolved"]
+        st.session_state[data.FAILURE_WINDOW_KEY] = None  # cleared: the configured 2 h
+        assert data.page_frame("failures", progress.compute(snap, cfg))["section"].tolist() == [
+            "recent failure", "recent failure", "stuck", "unresolved", "unresolved", "unresolved"]
+    finally:
+        del st.session_state[data.FAILURE_WINDOW_KEY]
 
 
 def test_the_guides_complete_state(app, complete_wh):
@@ -425,10 +462,18 @@ def test_a_page_never_runs_without_the_shell(app, small_wh):
 
 
 def test_finished_demo_offers_a_restart(app, tmp_path, monkeypatch):
-    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(tmp_path / "demo.duckdb"))
+    from monitor import demo
+
+    path = tmp_path / "demo.duckdb"
+    monkeypatch.setenv("BACKFILL_DEMO_PATH", str(path))
+    demo.ensure(path, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=60))  # it finished long ago
     at = app("demo")
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=60)  # long after the demo backfill finished
-    monkeypatch.setenv("BACKFILL_NOW", later.isoformat())
+    monkeypatch.setenv("BACKFILL_NOW", (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat())
+    at.run()  # a pinned clock: no restart from here, it would move the demo's start for every real-clock reader
+    assert [i.value for i in at.info] == [
+        "The demo backfill has finished at this clock (pinned by BACKFILL_NOW): every figure is final."]
+    assert not [b for b in at.button if b.label == "Start the demo again"]
+    monkeypatch.delenv("BACKFILL_NOW")  # the real clock
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert [i.value for i in at.info] == ["The demo backfill has finished: every figure is final now."]
@@ -509,7 +554,8 @@ def test_a_users_file_at_the_demo_path_is_refused_and_kept(app, tmp_path, monkey
     monkeypatch.setenv("BACKFILL_DEMO_PATH", str(mine))
     at = app("demo").run()
     assert not at.exception
-    assert len(at.error) == 1 and "is not a demo warehouse" in at.error[0].value
+    assert len(at.error) == 1 and "is not a DuckDB database" in at.error[0].value
+    assert at.error[0].value.endswith("Check BACKFILL_DEMO_PATH and BACKFILL_DEMO_SPEED (the demo warehouse).")
     assert mine.read_text() == "my notes"
 
 

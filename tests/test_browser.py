@@ -310,8 +310,13 @@ def test_every_page_from_the_menu_with_its_charts_and_its_csv(demo_server, open_
             assert shown == [[r["season"], int(r["expected"]), int(r["Phase 3 complete"]), int(r["Phase 4 complete"]),
                               int(r["Phase 3 eligible"]), int(r["Phase 4 eligible"])] for r in records]
         else:
-            heading = page.get_by_role("heading", name=re.compile(r"^Recent failures")).inner_text()
-            assert heading.endswith(f": {len(rows)}") and len(rows) > 0
+            # the CSV holds the page: its recent failures, stuck runs and unresolved dates, each under its heading
+            for section, title in (("recent failure", r"^Recent failures"), ("stuck", r"^Stuck runs"),
+                                   ("unresolved", r"^Unresolved")):
+                heading = page.get_by_role("heading", name=re.compile(title)).inner_text()
+                assert heading.endswith(f": {(rows['section'] == section).sum()}"), heading
+            records = rows[rows["section"] == "recent failure"].to_dict("records")
+            assert records
             cells = grid(page)
             assert cells[0][:4] == ["Processor", "Data date", "Started (UTC)", "Error type"]
             assert [[*r[:2], pd.Timestamp(r[2]), r[3]] for r in cells[1:]] == [
@@ -438,7 +443,7 @@ def test_a_failure_message_with_html_shows_literally(html_server, open_page):
     no_exception(page)
     assert page.locator('[data-testid="stCode"]').first.inner_text().strip() == HTML  # the full error, as text
     _, rows, _ = download(page)
-    assert rows["error_message"].tolist() == [HTML]
+    assert rows["error_message"].tolist() == [HTML, HTML]  # the recent failure, and its date left unresolved
     cells = grid(page)
     assert cells[1][3] == "<i>Type</i>" and cells[1][4] == HTML  # the grid shows it raw too
     main = page.locator('[data-testid="stMain"]')
@@ -468,6 +473,7 @@ def test_auto_refresh_moves_the_figures_in_place_and_off_stops_them(live_server,
         }, 50);
     }""")
     select(page, "Auto-refresh", "3 s (test)")
+    page.wait_for_url(re.compile(r"[?&]refresh=3s(&|$)"))  # a wall screen's URL keeps its interval
     wait_ready(page)
     before = figures_and_clock(page)
     page.wait_for_function(
@@ -491,6 +497,7 @@ def test_auto_refresh_moves_the_figures_in_place_and_off_stops_them(live_server,
     )
     wait_ready(page)
     assert re.search(r"[?&]season=2023-24(&|$)", page.url) and sidebar_season(page) == "2023-24"
+    assert re.search(r"[?&]refresh=3s(&|$)", page.url)
 
     select(page, "Auto-refresh", "Off")
     wait_ready(page)

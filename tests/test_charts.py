@@ -96,7 +96,7 @@ def test_table_progress(tables):
     assert enc["y"]["field"] == "table" and enc["y"]["sort"] == list(tables["table"])
     assert enc["x"]["scale"]["domain"] == [0, 100]
     assert d["title"]["text"] == "Phase 3"
-    assert "error (the reason is in the table)" in enc["color"]["legend"]["labelExpr"]  # the legend says what red means
+    assert "error (see Reason)" in enc["color"]["legend"]["labelExpr"]  # the legend says what red means
     assert spec(charts.table_progress(tables, legend=False))[0]["encoding"]["color"]["legend"] is None
     assert {t["field"] for t in enc["tooltip"]} == {"phase", "table", "status", "progress"}
 
@@ -149,7 +149,7 @@ def test_rate_over_time():
     assert d["mark"] == {"type": "line", "point": True}
     enc = d["encoding"]
     # hours read in UTC whatever the viewer's zone
-    assert (enc["x"]["field"], enc["x"]["type"], enc["x"]["timeUnit"]) == ("hour", "temporal", "utcyearmonthdatehours")
+    assert (enc["x"]["field"], enc["x"]["type"], enc["x"]["timeUnit"]) == ("hour", "temporal", "utcyearmonthdatehoursminutes")
     assert enc["x"]["axis"]["format"] == "%H:%M"
     assert (enc["y"]["field"], enc["color"]["field"]) == ("dates", "phase")
 

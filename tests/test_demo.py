@@ -501,9 +501,11 @@ def test_ensure_never_overwrites_a_users_file(tmp_path, nba):
         con.execute("CREATE TABLE important AS SELECT 42 AS answer")
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database")
-    for path in (mine, notes):
+    for path, reason in ((mine, "exists and is not a demo warehouse: the demo never overwrites it"),
+                         (notes, "is not a DuckDB database .*: the demo never overwrites it; if it is a damaged demo, "
+                                 "remove it")):
         before = path.read_bytes()
-        with pytest.raises(ValueError, match=f"{path} exists and is not a demo warehouse"):
+        with pytest.raises(ValueError, match=f"{path} {reason}"):
             demo.ensure(path, now=NOW, config=nba)
         assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.duckdb", "notes.txt"]  # not even a lock file

@@ -22,6 +22,9 @@ def b1_success(run_id: str, day: str) -> list[dict]:
     pytest.param(TWO, {}, b1_success("r1", "2024-01-08"), 6.0, "", id="waiting-stage-uses-earlier-stage-rate"),
     # b1 should be moving (it is the first stage) but had no success in the last hour.
     pytest.param(TWO, {}, [], None, "stalled: b1", id="stalled"),
+    # ... and what it lacks is partly dates that failed: the note says so (Jan 16 failed; Jan 23 never ran)
+    pytest.param(TWO, {}, run("B1Processor", "f1", "2024-01-16", "2024-02-01T09:00:00", "failed", "2024-02-01T09:01:00"),
+                 None, "stalled: b1 (1 of its 2 missing dates failed: rerun them)", id="stalled-with-failed-dates"),
     # b1 done; b2 has work left and no rate: b2 is stalled.
     pytest.param(ALL, TWO, [], None, "stalled: b2", id="stalled-second-stage"),
     pytest.param({}, {}, [], None, "not started", id="not-started"),

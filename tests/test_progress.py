@@ -11,6 +11,7 @@ Now is 2024-02-01 12:00 UTC; rate window 60 min; failure window 120 min; stuck a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -222,9 +223,22 @@ def test_rate_history_counts_distinct_eligible_dates_per_hour(fig):
     h = fig.rate_history
     assert len(h) == 24 * 2
     at = lambda hour, phase: int(h[(h["hour"] == pd.Timestamp(hour, tz="UTC")) & (h["phase"] == phase)]["dates"].iloc[0])  # noqa: E731
-    assert at("2024-02-01 11:00", "Phase A") == 3  # 16, 08 (twice), 20; Jan 4 is not eligible
-    assert at("2024-02-01 10:00", "Phase A") == 1  # r5
-    assert at("2024-02-01 11:00", "Phase B") == 2  # 08 (f2), 05 (r6)
+    # each point: the hour ending there; the clock (12:00) is on the hour, so the last point is 11:00-12:00
+    assert h["hour"].iloc[23] == pd.Timestamp("2024-02-01 12:00", tz="UTC")
+    assert at("2024-02-01 12:00", "Phase A") == 3  # 16, 08 (twice), 20; Jan 4 is not eligible
+    assert at("2024-02-01 11:00", "Phase A") == 1  # r5 (10:30)
+    assert at("2024-02-01 12:00", "Phase B") == 2  # 08 (f2), 05 (r6)
+
+
+def test_rate_history_ends_with_the_hour_ending_now(snap, cfg):
+    """Mid-hour, the last point is the hour ending now (the headline rate), not a partial clock hour."""
+    later = dataclasses.replace(snap, checked_at=NOW + dt.timedelta(minutes=20))  # 12:20
+    h = progress.compute(later, cfg).rate_history
+    a = h[h["phase"] == "Phase A"]
+    assert len(a) == 24 and a["hour"].iloc[-1] == pd.Timestamp("2024-02-01 12:20", tz="UTC")
+    assert a["hour"].iloc[0] == pd.Timestamp("2024-01-31 14:00", tz="UTC")  # the oldest hour gave way
+    # 11:20-12:20: Jan 16 (11:30), 08 (11:40), 20 (11:20 is not after 11:20: out) -> 2; r2 at 11:10 is out too
+    assert int(a["dates"].iloc[-1]) == 2
 
 
 def test_season_filter_narrows_every_figure(snap, cfg):
