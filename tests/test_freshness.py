@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -49,16 +50,21 @@ def test_last_good(steps, expected):
             assert stale.since == T[0] and stale.badge().startswith("stale since 14:00 UTC — ")
 
 
-def test_continuous_keeps_figures_while_the_warehouse_is_gone_and_recovers(tmp_path):
-    now = dt.datetime.now(dt.UTC)
-    good = fixtures.guide_state(tmp_path / "good.duckdb", config.load(), "complete", now)
+def _continuous_on_a_copy(tmp_path, *args) -> tuple[subprocess.Popen, Path, Path]:
+    """`python -m monitor --continuous --interval 1 *args` on a copy (`live`) of the guide's complete state (`good`)."""
+    good = fixtures.guide_state(tmp_path / "good.duckdb", config.load(), "complete", dt.datetime.now(dt.UTC))
     live = tmp_path / "live.duckdb"
     shutil.copy(good, live)
     env = {k: v for k, v in os.environ.items() if k not in ("BACKFILL_NOW", "BACKFILL_WAREHOUSE")}
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "--warehouse", f"duckdb:{live}", "--continuous",
-                             "--interval", "1"], env={**env, "PYTHONIOENCODING": "utf-8"},
+                             "--interval", "1", *args], env={**env, "PYTHONIOENCODING": "utf-8"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
                             preexec_fn=die_with_parent)
+    return proc, good, live
+
+
+def test_continuous_keeps_figures_while_the_warehouse_is_gone_and_recovers(tmp_path):
+    proc, good, live = _continuous_on_a_copy(tmp_path)
     out: list[str] = []
     threading.Thread(target=lambda: out.extend(iter(proc.stdout.readline, "")), daemon=True).start()
 
@@ -92,15 +98,7 @@ def test_continuous_keeps_figures_while_the_warehouse_is_gone_and_recovers(tmp_p
 def test_continuous_json_writes_a_line_every_cycle_marked_stale_while_the_warehouse_is_gone(tmp_path):
     """A script reading the lines can tell "down" from "nothing new": each cycle writes one, with `stale` set
     (since when, and why) while the figures are the last good ones."""
-    now = dt.datetime.now(dt.UTC)
-    good = fixtures.guide_state(tmp_path / "good.duckdb", config.load(), "complete", now)
-    live = tmp_path / "live.duckdb"
-    shutil.copy(good, live)
-    env = {k: v for k, v in os.environ.items() if k not in ("BACKFILL_NOW", "BACKFILL_WAREHOUSE")}
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--warehouse", f"duckdb:{live}", "--continuous",
-                             "--interval", "1", "--format", "json"], env={**env, "PYTHONIOENCODING": "utf-8"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                            preexec_fn=die_with_parent)
+    proc, good, live = _continuous_on_a_copy(tmp_path, "--format", "json")
     docs = []
     try:
         docs.append(json.loads(proc.stdout.readline()))
