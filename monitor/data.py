@@ -285,9 +285,11 @@ def page_frame(page: str, fig: Figures) -> pd.DataFrame:
         if fig.failures is None:
             return pd.DataFrame({"error": [fig.errors.get("runs", "the run history could not be read")]})
         parts = {"recent failure": recent_failures(fig, failure_window()), "stuck": fig.stuck, "unresolved": fig.unresolved}
-        return pd.concat([frame.assign(section=name) for name, frame in parts.items() if not frame.empty]
-                         or [pd.DataFrame(columns=["section"])], ignore_index=True).pipe(
-            lambda f: f[["section", *[c for c in f.columns if c != "section"]]])
+        shown = [frame.assign(section=name) for name, frame in parts.items() if not frame.empty]
+        if not shown:
+            return pd.DataFrame(columns=["section"])
+        out = pd.concat(shown, ignore_index=True)
+        return out[["section", *out.columns.drop("section")]]
     return {"tables": fig.tables, "seasons": fig.seasons}[page]
 
 
