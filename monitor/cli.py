@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--continuous", action="store_true", help="run continuously with auto-refresh")
-    p.add_argument("--interval", type=int, default=30, metavar="N",
+    p.add_argument("--interval", type=int, default=None, metavar="N",
                    help=f"refresh interval in seconds, 1 to {MAX_INTERVAL_S} (default 30), counted from the end of a refresh")
     p.add_argument("--detailed", action="store_true", help="show table-level progress (text report; JSON and CSV always hold every table)")
     p.add_argument("--failures-only", action="store_true", help="show only recent failures, up to 20 (text report; JSON and CSV hold them all)")
@@ -80,6 +80,9 @@ def _demo_progress(fraction: float, message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.interval is not None and not args.continuous:  # else one report and exit, which reads as a hang up
+        return _fail("--interval paces --continuous; add --continuous (or drop --interval for a single report)")
+    args.interval = 30 if args.interval is None else args.interval
     if not 0 < args.interval <= MAX_INTERVAL_S:
         return _fail(f"--interval must be a positive number of seconds up to {MAX_INTERVAL_S}, got {args.interval}")
     if args.continuous and args.check is not None:

@@ -111,7 +111,8 @@ def test_check_is_3_when_the_figures_cannot_be_computed(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--season", "1999-00"], "unknown season '1999-00'; valid seasons: All, 2023-24, 2024-25"),
-    (["--interval", "0"], "--interval must be a positive number"),
+    (["--continuous", "--interval", "0"], "--interval must be a positive number"),
+    (["--interval", "60"], "--interval paces --continuous; add --continuous"),
     (["--warehouse", "ftp://x"], "unknown warehouse 'ftp://x'"),
     (["--warehouse", "duckdb:/nonexistent/file.duckdb"], "DuckDB file not found"),
     (["--warehouse", "duckdb:/tmp"], "DuckDB path /tmp is not a file"),
