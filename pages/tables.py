@@ -23,7 +23,7 @@ COLUMNS = {
     "table": "Table",
     "status": "Status",
     "error": st.column_config.TextColumn("Reason", width="medium"),
-    "pct": st.column_config.ProgressColumn("Complete", min_value=0, max_value=100, format="%.1f%%",
+    "pct": st.column_config.ProgressColumn("Complete", min_value=0, max_value=100, format="%.1f%%", width="small",
                                            help="Eligible dates present / eligible dates"),
     "dates": st.column_config.NumberColumn("Dates", help="Eligible dates with rows"),
     "remaining": st.column_config.NumberColumn("Missing"),
