@@ -122,8 +122,9 @@ if stale:
                "the next refresh tries again.", icon=":material/cloud_off:")
 st.sidebar.caption(f"Data as of {fig.checked_at:%H:%M:%S} UTC" + (" (stale)" if stale else ""))
 st.sidebar.caption(data.cost_line(fig))
+failure_minutes = data.failure_window()  # read now: the download's callable runs outside this session
 st.sidebar.download_button(
-    "Download CSV", data=lambda: data.csv_bytes(data.page_frame(page_key, fig)), file_name=data.csv_name(page_key, fig),
+    "Download CSV", data=lambda: data.csv_bytes(data.page_frame(page_key, fig, failure_minutes)), file_name=data.csv_name(page_key, fig),
     mime="text/csv", on_click="ignore", icon=":material/download:", help="The data behind this page, as CSV",
 )
 

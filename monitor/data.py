@@ -274,17 +274,19 @@ def recent_failures(fig: Figures, minutes: int) -> pd.DataFrame:
     return fig.failures[fig.failures["started_at"] > fig.checked_at - dt.timedelta(minutes=minutes)]
 
 
-def page_frame(page: str, fig: Figures) -> pd.DataFrame:
+def page_frame(page: str, fig: Figures, failure_minutes: int | None = None) -> pd.DataFrame:
     """The frame behind a page, for its CSV download; a section that failed gives its error, not an empty table.
 
-    Failures: the recent failures of the window chosen on the page, the stuck runs and the unresolved dates (with
-    their backfill commands), one `section` column telling them apart."""
+    Failures: the recent failures of `failure_minutes` (the window chosen on the page, read while the page is
+    drawn: the download itself runs outside the session), the stuck runs and the unresolved dates (with their
+    backfill commands), one `section` column telling them apart."""
     if page == "overview":
         return fig.phases.assign(tables=fig.phases["tables"].map(" ".join)).merge(fig.rates, on="phase", how="left")
     if page == "failures":
         if fig.failures is None:
             return pd.DataFrame({"error": [fig.errors.get("runs", "the run history could not be read")]})
-        parts = {"recent failure": recent_failures(fig, failure_window()), "stuck": fig.stuck, "unresolved": fig.unresolved}
+        minutes = failure_minutes or load_config().thresholds.failure_window_minutes
+        parts = {"recent failure": recent_failures(fig, minutes), "stuck": fig.stuck, "unresolved": fig.unresolved}
         shown = [frame.assign(section=name) for name, frame in parts.items() if not frame.empty]
         if not shown:
             return pd.DataFrame(columns=["section"])

@@ -322,6 +322,13 @@ def test_every_page_from_the_menu_with_its_charts_and_its_csv(demo_server, open_
             assert [[*r[:2], pd.Timestamp(r[2]), r[3]] for r in cells[1:]] == [
                 [r["processor_name"], r["data_date"], pd.Timestamp(r["started_at"]).floor("s"), r["error_type"]]
                 for r in records]
+            # a shorter window on the page: the CSV follows it (the pinned demo: 3 failures in 2 h, 1 in 30 min)
+            assert len(records) == 3
+            page.locator('[data-testid="stButtonGroup"] button', has_text="last 30 min").click()
+            page.get_by_role("heading", name="Recent failures (last 30 min): 1").wait_for()
+            wait_ready(page)
+            _, rows, _ = download(page)
+            assert rows["run_id"][rows["section"] == "recent failure"].tolist() == [records[0]["run_id"]]
 
 
 # --- each page by its URL: layout and screenshots ---------------------------------------------------
