@@ -43,13 +43,17 @@ else:
         column_order=["processor_name", "data_date", "started_at", "error_type", "message", "outcome"],
         column_config=COLUMNS,
     )
+    # chosen by run id, so a refresh that brings a newer failure keeps the same run's error on screen
+    runs = failures.assign(error_message=failures["error_message"].fillna("")).set_index("run_id")
+    if st.session_state.get("failure_detail") not in runs.index:
+        st.session_state.pop("failure_detail", None)  # that run left the window: show the newest
     picked = st.selectbox(
-        "Full error of", list(range(len(failures))), key="failure_detail",
-        format_func=lambda i: f"{failures['started_at'].iat[i]:%H:%M:%S} · {failures['processor_name'].iat[i]} · "
-                              f"{failures['data_date'].iat[i]} · run {failures['run_id'].iat[i]}",
+        "Full error of", runs.index.tolist(), key="failure_detail",
+        format_func=lambda run: f"{runs.at[run, 'started_at']:%H:%M:%S} · {runs.at[run, 'processor_name']} · "
+                                f"{runs.at[run, 'data_date']} · run {run}",
     )
-    st.code(failures["error_message"].fillna("").iat[picked] or "(no message)", language=None, wrap_lines=True)
-    st.code(data.shell_lines([failures["command"].iat[picked]]), language="bash")
+    st.code(runs.at[picked, "error_message"] or "(no message)", language=None, wrap_lines=True)
+    st.code(data.shell_lines([runs.at[picked, "command"]]), language="bash")
 
 st.subheader(f"Stuck runs (running for over {data.span(thresholds.stuck_after_minutes).removeprefix('last ')}): "
              f"{len(fig.stuck)}")

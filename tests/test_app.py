@@ -228,7 +228,7 @@ def test_failures_page(app, small_wh):
     assert failures["message"].tolist() == ["y" * 199 + "…", XSS]  # truncated to 200 characters
     # the full message on demand, literally (a code block: no markdown, no HTML)
     assert at.code[0].value == LONG
-    at.selectbox(key="failure_detail").set_value(1).run()
+    at.selectbox(key="failure_detail").set_value("r2").run()
     assert at.code[0].value == XSS
     assert at.code[1].value == ("./bin/run_backfill.sh analytics/player_game_summary \\\n"
                                 "    --start-date 2021-10-27 --end-date 2021-10-27")
@@ -240,6 +240,21 @@ def test_failures_page(app, small_wh):
     assert unresolved["data_date"].astype(str).tolist() == ["2023-11-01", "2021-10-27", "2021-10-28"]
     assert unresolved["message"].tolist() == ["y" * 199 + "…", XSS, "before the window"]
     assert at.code[-1].value.count("./bin/run_backfill.sh") == 3
+
+
+def test_the_full_error_stays_on_its_run_when_newer_failures_arrive(app, small_wh, monkeypatch):
+    at = app(small_wh)
+    monkeypatch.setenv("BACKFILL_NOW", "2025-11-30T14:05:00Z")  # before r3 started: r2 is the only failure
+    at = open_page(at, "failures")
+    assert at.selectbox(key="failure_detail").value == "r2" and at.code[0].value == XSS
+    monkeypatch.setenv("BACKFILL_NOW", NOW)  # a refresh later r3 failed too and comes first
+    st.cache_data.clear()
+    at.run()
+    assert at.dataframe[0].value["run_id"].tolist() == ["r3", "r2"]
+    assert at.selectbox(key="failure_detail").value == "r2" and at.code[0].value == XSS  # still r2's error
+    assert at.code[1].value.endswith("--start-date 2021-10-27 --end-date 2021-10-27")
+    at.segmented_control(key="failure_window").set_value(30).run()  # r2 leaves the window: the newest is shown
+    assert at.selectbox(key="failure_detail").value == "r3" and at.code[0].value == LONG
 
 
 def test_failure_window_filters_within_the_configured_one(app, small_wh):
