@@ -117,3 +117,4 @@ def test_streamlit_config_is_production_safe():
     assert conf["server"].get("enableXsrfProtection", True) is True
     assert conf["browser"]["gatherUsageStats"] is False
     assert conf["client"]["showErrorDetails"] in ("none", False)
+    assert conf["client"]["disableDataExport"] is True  # the grids' own CSV export would skip the formula guard
