@@ -28,6 +28,12 @@ pg = st.navigation([
 ])
 page_key = pg.url_path or "overview"
 
+try:
+    data.check_secrets()
+except data.SecretsError as exc:
+    st.error(f"{data.plain(exc)}. Fix the file (see .streamlit/secrets.toml.example), then reload.", icon=":material/key:")
+    st.stop()
+
 if data.sign_in_required():  # optional: only when [auth] is configured in .streamlit/secrets.toml
     if not st.user.get("is_logged_in", False):
         st.title("Backfill Progress Monitor")

@@ -64,11 +64,23 @@ def refresh_choice(slug: str | None) -> str:
 SNAPSHOT_TTL_S = min(s for s in refresh_choices().values() if s)
 
 
+class SecretsError(ValueError):
+    """A secrets file that exists but cannot be parsed: said, never taken for "no secrets" (which would quietly
+    show the demo, or skip the sign-in, instead of what the file configures)."""
+
+
 def _secret(key: str):
     try:
         return st.secrets.get(key)
-    except Exception:  # no secrets.toml at all raises; that simply means "not configured"
-        return None
+    except FileNotFoundError as exc:
+        if getattr(exc, "error_id", None) == "failed-parsing-secrets-file":
+            raise SecretsError(" ".join(str(exc).split())) from None
+        return None  # no secrets.toml at all: simply "not configured"
+
+
+def check_secrets() -> None:
+    """SecretsError when a secrets file cannot be parsed."""
+    _secret("warehouse")
 
 
 def sign_in_required() -> bool:

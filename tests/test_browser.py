@@ -464,6 +464,27 @@ def test_a_failure_message_with_html_shows_literally(html_server, open_page):
     assert page.dialogs == []  # and no alert() ran
 
 
+def test_a_malformed_secrets_file_is_said_not_taken_for_no_secrets(browser, artifacts, tmp_path):
+    """Unparsable secrets would otherwise read as "no secrets": the demo shown instead of the configured warehouse,
+    and no sign-in asked for. One line names the file and where it breaks; no figures are shown."""
+    bad = tmp_path / "secrets.toml"
+    bad.write_text('warehouse = "bigquery://my-project\n[auth]\n', encoding="utf-8")
+    server = Server("bad_secrets", {"BACKFILL_NOW": NOW}, artifacts, options=("--secrets.files", str(bad)))
+    try:
+        page = browser.new_page(viewport=DESKTOP)
+        page.goto(server.url)
+        alert = page.locator('[data-testid="stMain"] [data-testid="stAlert"] [data-testid="stMarkdownContainer"]')
+        alert.wait_for(timeout=60_000)
+        assert alert.inner_text().strip() == (f"Error parsing secrets file at {bad}: Illegal character '\\n' "
+                                              "(at line 1, column 35). Fix the file (see "
+                                              ".streamlit/secrets.toml.example), then reload.")
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        no_exception(page)
+        page.close()
+    finally:
+        server.stop()
+
+
 # --- auto-refresh -------------------------------------------------------------------------------------
 
 
