@@ -47,20 +47,20 @@ def _by_dataset(sources) -> dict[str, list[str]]:
 
 
 def catalog(config: Config, wh: Warehouse, partition_tables: list[Table] | tuple = ()) -> Query:
-    """Which configured tables exist, and their columns: one job over every dataset.
+    """Which configured tables exist, and their columns with their types: one job over every dataset.
 
     On an engine with partition metadata each column row also says whether it is the table's partitioning
     column, and the same job reads the partitions of `partition_tables` (see `partitions`): one
     INFORMATION_SCHEMA job per refresh instead of two, since each one bills a minimum.
     """
     metadata = partition_metadata(wh)
-    extra = "data_type, is_partitioning_column, CAST(NULL AS STRING) AS partition_id, CAST(NULL AS INT64) AS total_rows" if metadata else ""
+    extra = "is_partitioning_column, CAST(NULL AS STRING) AS partition_id, CAST(NULL AS INT64) AS total_rows" if metadata else ""
     branches, params = [], {}
     for i, (dataset, tables) in enumerate(_by_dataset((config.schedule, config.runs, *config.tables)).items()):
         params[f"dataset_{i}"] = dataset
         params[f"tables_{i}"] = tables
         branches.append(
-            f"SELECT table_schema AS dataset, table_name, column_name{', ' + extra if extra else ''} FROM {wh.columns_ref(dataset)}\n"
+            f"SELECT table_schema AS dataset, table_name, column_name, data_type{', ' + extra if extra else ''} FROM {wh.columns_ref(dataset)}\n"
             f"WHERE table_schema = @dataset_{i} AND table_name IN UNNEST(@tables_{i})"
         )
     if metadata and partition_tables:

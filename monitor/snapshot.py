@@ -36,7 +36,7 @@ EARLIEST_NOW, LATEST_NOW = dt.datetime(1970, 1, 1), dt.datetime(9000, 1, 1)
 DEFAULT_DEADLINE_S = 30.0  # the whole refresh: a page that waits longer is broken anyway
 MIN_QUERY_DEADLINE_S = 1.0
 
-CATALOG_COLUMNS = ["key", "dataset", "table", "exists", "has_date_column"]
+CATALOG_COLUMNS = ["key", "dataset", "table", "exists", "has_date_column", "date_type"]
 SCHEDULE_COLUMNS = ["day", "games"]
 COVERAGE_COLUMNS = ["table", "day", "rows"]
 RUN_COLUMNS = [
@@ -128,13 +128,14 @@ def _flag(series: pd.Series) -> pd.Series:
 def normalise_catalog(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     if "partition_id" in frame.columns:  # the same job's partition rows (see normalise_partitions) have no column
         frame = frame[frame["column_name"].notna()]
-    present = {(str(r.dataset), str(r.table_name)): set() for r in frame.itertuples()}
+    present: dict[tuple[str, str], dict[str, str]] = {(str(r.dataset), str(r.table_name)): {} for r in frame.itertuples()}
     for r in frame.itertuples():
-        present[(str(r.dataset), str(r.table_name))].add(str(r.column_name).lower())
+        present[(str(r.dataset), str(r.table_name))][str(r.column_name).lower()] = str(r.data_type).upper()
     rows = []
     for source, table, column in _sources(config):
         cols = present.get((source.dataset, table))
-        rows.append((f"{source.dataset}.{table}", source.dataset, table, cols is not None, bool(cols and column.lower() in cols)))
+        date_type = (cols or {}).get(column.lower())
+        rows.append((f"{source.dataset}.{table}", source.dataset, table, cols is not None, date_type is not None, date_type))
     return pd.DataFrame(rows, columns=CATALOG_COLUMNS)
 
 
@@ -495,6 +496,8 @@ def _readable(config: Config, catalog: pd.DataFrame | None) -> tuple[list[Table]
             errors[row.key] = f"table not found: {row.key}"
         elif not row.has_date_column:
             errors[row.key] = f"date column missing: {row.key} has no column {_date_column(config, row.key)}"
+        elif row.date_type != "DATE":  # compared with DATE parameters and counted per value: a DATE it must be
+            errors[row.key] = f"date column {row.key}.{_date_column(config, row.key)} is {row.date_type}, not DATE"
     tables = [t for t in config.tables if t.key not in errors]
     return tables, config.schedule.key not in errors, errors
 

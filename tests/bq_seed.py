@@ -64,10 +64,12 @@ def seed(
                      "data_source STRING) PARTITION BY game_date")
         _insert(client, sched, [{"game_date": a, "game_id": b, "game_status": c, "data_source": "api_stats"}
                                 for a, b, c in schedule_rows])
-        for key, (column, counts) in tables.items():
+        for key, (column, counts, *column_type) in tables.items():
             name = f"{project}.{key}"
             extra = f", {extra_columns[key]}" if extra_columns and key in extra_columns else ""
-            _ddl(client, f"CREATE TABLE `{name}` ({column} DATE, player_lookup STRING{extra}) PARTITION BY {column}")
+            kind = column_type[0] if column_type else "DATE"
+            partition = f" PARTITION BY {column}" if kind == "DATE" else ""
+            _ddl(client, f"CREATE TABLE `{name}` ({column} {kind}, player_lookup STRING{extra}){partition}")
             rows = [{column: d(day).isoformat(), "player_lookup": f"p{i}"} for day, n in counts.items() for i in range(n)]
             if rows:
                 _insert(client, name, rows)

@@ -168,6 +168,22 @@ def test_usage_guide_states_give_the_same_figures_through_the_emulator(bq_endpoi
 # --- missing tables and columns -----------------------------------------------
 
 
+def test_a_date_column_that_is_not_a_date_is_an_error_of_that_table_only(cfg, bq_endpoint, tmp_path):
+    """ana.a2's game_date holds text: only a2 is in error, in the engine's own type name; a1 is counted as ever."""
+    def tables(text_type):
+        return {"ana.a1": COVERAGE["ana.a1"], "ana.a2": (*COVERAGE["ana.a2"], text_type)}
+
+    project = fresh_project("textdate")
+    seed(bq_endpoint, project, tables=tables("STRING"), **SMALL)
+    duck, bq = both(cfg, build(tmp_path / "textdate.duckdb", tables=tables("VARCHAR"), **SMALL), bq_endpoint, project)
+    for snap, text_type in ((duck, "VARCHAR"), (bq, "STRING")):
+        assert snap.errors == {"ana.a2": f"date column ana.a2.game_date is {text_type}, not DATE",
+                               "pre.b1": "table not found: pre.b1", "pre.b2": "table not found: pre.b2"}
+        assert snap.coverage.ok and snap.runs.ok
+        shown = {t["table"]: (t["status"], t["dates"]) for t in figures_json(snap, cfg)["tables"]}
+        assert shown["a1"] == ("in_progress", 5) and shown["a2"] == ("error", 0)
+
+
 def test_missing_table_and_missing_date_column_each_show_their_own_reason(cfg, bq_endpoint, broken_bq, broken_duckdb):
     duck, bq = both(cfg, broken_duckdb, bq_endpoint, broken_bq)
     assert bq.errors == {

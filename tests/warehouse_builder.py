@@ -34,7 +34,7 @@ def build(
     runs: tuple[str, str] | None,
     run_rows: list[dict],
 ) -> Path:
-    """schedule_rows: (game_date, game_id, game_status); tables: 'ds.t' -> (date column, {date: rows});
+    """schedule_rows: (game_date, game_id, game_status); tables: 'ds.t' -> (date column, {date: rows}[, its type]);
     run_rows: dicts with processor_name, run_id, data_date, status, started_at, processed_at, errors (Python value)."""
     con = duckdb.connect(str(path))
     schemas = {schedule[0], *(k.split(".")[0] for k in tables)} | ({runs[0]} if runs else set())
@@ -43,9 +43,9 @@ def build(
     sched = f'"{schedule[0]}"."{schedule[1]}"'
     con.execute(f"CREATE TABLE {sched} (game_date DATE NOT NULL, game_id VARCHAR NOT NULL, game_status BIGINT, data_source VARCHAR)")
     con.executemany(f"INSERT INTO {sched} VALUES (?, ?, ?, 'api_stats')", [(d(a), b, c) for a, b, c in schedule_rows])
-    for key, (column, counts) in tables.items():
+    for key, (column, counts, *column_type) in tables.items():
         ds, name = key.split(".")
-        con.execute(f'CREATE TABLE "{ds}"."{name}" ({column} DATE, player_lookup VARCHAR)')
+        con.execute(f'CREATE TABLE "{ds}"."{name}" ({column} {column_type[0] if column_type else "DATE"}, player_lookup VARCHAR)')
         rows = [(d(day), f"p{i}") for day, n in counts.items() for i in range(n)]
         if rows:
             con.executemany(f'INSERT INTO "{ds}"."{name}" VALUES (?, ?)', rows)
