@@ -42,6 +42,11 @@ def parse_errors(raw: Any, failure_category: Any = None, cleanup_reason: Any = N
             value = json.loads(stripped) if stripped else None
         except ValueError:
             value = stripped
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):  # JSON kept as text: a text column, or a JSON string
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
     etype, messages = "", []
     if isinstance(value, list):
         for item in value:

@@ -114,3 +114,26 @@ def test_no_leaks_in_any_season(cfg, tmp_path, season):
     fig = progress.compute(snapshot.fetch(cfg, wh, now=NOW), cfg, season)
     wh.close()
     _no_leaks(fig, cfg)
+
+
+def test_errors_kept_as_text_are_read_and_text_that_is_not_json_is_the_message(cfg, tmp_path):
+    """A user's DuckDB file may hold `errors` as VARCHAR: JSON text in it is read as JSON (its cleanup reason
+    too), and text that is not JSON is that run's message; it never fails the runs query."""
+    path = _odd_warehouse(tmp_path / "text_errors.duckdb", run_rows=[])
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE ref.run_history DROP COLUMN errors")
+    con.execute("ALTER TABLE ref.run_history ADD COLUMN errors VARCHAR")
+    for run_id, minute, errors, category in (
+        ("t1", 0, "{not json", "processing_error"),
+        ("t2", 1, '[{"error_type": "Timeout", "error_message": "slow"}]', None),
+        ("t3", 2, '{"cleanup_reason": "stale_running_cleanup", "message": "stuck 4h"}', None),
+    ):
+        con.execute("INSERT INTO ref.run_history (processor_name, run_id, data_date, status, started_at, errors,"
+                    " failure_category) VALUES ('B1Processor', ?, '2024-01-08', 'failed',"
+                    " TIMESTAMPTZ '2024-02-01 11:00:00+00' + ?::INTERVAL, ?, ?)", [run_id, f"{minute} minutes", errors, category])
+    con.close()
+    fig = _figures(cfg, path)
+    assert fig.errors == {}
+    shown = fig.failures.set_index("run_id").loc[["t1", "t2", "t3"], ["outcome", "error_type", "error_message"]]
+    assert shown.values.tolist() == [["failed", "processing_error", "{not json"], ["failed", "Timeout", "slow"],
+                                     ["failed_cleanup", "stale_running_cleanup", "stuck 4h"]]

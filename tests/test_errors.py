@@ -23,6 +23,10 @@ from monitor.errors import parse_errors
     ("not json {", "unknown", None, ("unknown", "not json {")),
     ('{"odd": 1}', None, None, ("", '{"odd": 1}')),
     ("<script>alert(1)</script>", None, None, ("", "<script>alert(1)</script>")),
+    # JSON kept as text (a VARCHAR errors column reaches us as a JSON string): read as the JSON it holds
+    ('"[{\\"error_type\\": \\"Timeout\\", \\"error_message\\": \\"slow\\"}]"', None, None, ("Timeout", "slow")),
+    # text that only looks like JSON stays the message, typed by its category
+    ('"[{broken"', "processing_error", None, ("processing_error", "[{broken")),
 ])
 def test_parse_errors(raw, category, cleanup, expected):
     assert parse_errors(raw, category, cleanup) == expected

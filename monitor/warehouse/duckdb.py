@@ -38,7 +38,8 @@ def is_interrupt(exc: BaseException) -> bool:
 
 
 def to_duckdb(sql: str) -> str:
-    """BigQuery SQL to DuckDB SQL; BigQuery's INFORMATION_SCHEMA.COLUMNS becomes DuckDB's information_schema.columns."""
+    """BigQuery SQL to DuckDB SQL; BigQuery's INFORMATION_SCHEMA.COLUMNS becomes DuckDB's information_schema.columns,
+    and JSON_VALUE tolerates text that is not JSON."""
     with SQLGLOT_LOCK:  # one thread at a time in sqlglot (see SQLGLOT_LOCK)
         return _to_duckdb(sql)
 
@@ -50,6 +51,10 @@ def _to_duckdb(sql: str) -> str:
     for table in tree.find_all(exp.Table):
         if table.name.lower() == "information_schema.columns":
             table.replace(exp.table_("columns", db="information_schema", alias=table.alias or None))
+    # JSON read from a text column (a user's file may hold `errors` as VARCHAR): a value that is not JSON reads as
+    # no key rather than failing the whole query; TO_JSON_STRING keeps it as text for parse_errors to show.
+    for call in list(tree.find_all(exp.JSONExtractScalar)):
+        call.this.replace(exp.TryCast(this=call.this.copy(), to=exp.DataType.build("JSON")))
     return tree.sql(dialect="duckdb")
 
 
