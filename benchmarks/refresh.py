@@ -410,9 +410,9 @@ def render(rows: list[dict], extra: dict, args) -> str:
             parts.append(f"queries {b['queries']} -> {r['queries']}")
             if b["requests"] and r["requests"]:
                 parts.append(f"HTTP requests {b['requests']} -> {r['requests']}")
-            ratios.append(f"- {warehouse}: ours is faster than {b['approach']} by {', '.join(parts)}")
+            ratios.append(f"- {warehouse}: {b['approach']} / ours: {', '.join(parts)}")
     if ratios:
-        out += ["Ratios (baseline time / ours):", "", *ratios, ""]
+        out += ["Ratios (baseline time / ours: above 1x ours is faster, below 1x slower):", "", *ratios, ""]
     if extra.get("bytes"):
         out += ["### Estimated BigQuery bytes billed per refresh (on-demand; bytes_model.py)", "",
                 "| warehouse | baseline | ours, scan | ours, scan, catalog cached | ours, partitions | ours, partitions, catalog cached |",
