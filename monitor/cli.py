@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     if args.check:
-        names = {" ".join(p.name.split()).casefold(): p.name for p in cfg.phases}  # as a person types it
-        wanted = names.get(" ".join(args.check.split()).casefold())
+        names = {config_mod.spoken(p.name): p.name for p in cfg.phases}  # as a person types it
+        wanted = names.get(config_mod.spoken(args.check))
         if wanted is None:
             return _fail(f"unknown phase {args.check[:40]!r}; phases: {', '.join(names.values())}")
         args.check = wanted

@@ -336,6 +336,11 @@ def _read_seasons(items: list, start: dt.date, end: dt.date, source: str) -> tup
     return tuple(sorted(seasons, key=lambda s: s.start))
 
 
+def spoken(name: str) -> str:
+    """A phase name as `--check` matches it: case and runs of spaces do not count."""
+    return " ".join(name.split()).casefold()
+
+
 def _read_phases(items: list, tables: dict[str, Table], source: str) -> tuple[Phase, ...]:
     phases: list[Phase] = []
     placed: dict[str, str] = {}
@@ -363,8 +368,8 @@ def _read_phases(items: list, tables: dict[str, Table], source: str) -> tuple[Ph
             stages.append(tuple(members))
         if not stages:
             r.fail(r.key("stages"), "a phase needs at least one table")
-        if any(p.name == name for p in phases):
-            r.fail(r.key("name"), f"phase {name!r} is defined twice")
+        if any(spoken(p.name) == spoken(name) for p in phases):  # `--check NAME` matches as a person types it
+            r.fail(r.key("name"), f"phase {name!r} is defined twice (names are compared ignoring case and spacing)")
         r.done()
         phases.append(Phase(name, label, bootstrap, tuple(stages)))
     if not phases:

@@ -82,6 +82,8 @@ BASE = config.DEFAULT_CONFIG.read_text()
     ('label = "Analytics"', 'label = "Analytics\\u001b[2J"', "phases[0].label", "must not contain control"),
     ('name = "NBA backfill"', 'name = "NBA\\nbackfill"', "pipeline.name", "must not contain control"),
     ('name = "Phase 3"', 'name = "Phase\\u200b 3"', "phases[0].name", "zero-width spaces"),
+    # `--check "phase 3"` must name one phase: names equal but for case or spacing are one name
+    ('name = "Phase 4"', 'name = "phase  3"', "phases[1].name", "phase 'phase  3' is defined twice"),
 ])
 def test_bad_config_is_rejected_with_one_line_naming_the_key(tmp_path, old, new, key, reason):
     path = tmp_path / "bad.toml"
