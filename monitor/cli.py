@@ -7,6 +7,7 @@ Exit codes: 0 ok; 1 a gate failed (--check); 2 bad input (one line on stderr);
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import os
 import sys
@@ -134,12 +135,22 @@ def _output(args, cfg: Config, fig: progress.Figures, notice: str | None = None)
     """The figures in the chosen format. Warehouse text reaches a terminal or a spreadsheet only made safe
     (monitor.sanitize); JSON escapes control characters itself."""
     if args.format == "json":
-        return json.dumps(report.to_json(fig, cfg), indent=None if args.continuous else 2, ensure_ascii=False)
+        return _json(report.to_json(fig, cfg), indent=None if args.continuous else 2)
     if args.format == "csv":
         return sanitize.csv_text(report.to_csv_frame(fig, cfg)).rstrip("\n")
     return text.render(text.printable_figures(fig), cfg, detailed=args.detailed, failures_only=args.failures_only,
                        glyphs=text.glyphs_for(sys.stdout.encoding), style=_style(),
                        notice=sanitize.printable(notice) if notice else None)
+
+
+def _json(doc, indent: int | None = None) -> str:
+    """JSON as written: characters stdout's encoding cannot hold are \\u escapes, so no text is lost to '?'."""
+    encoding = sys.stdout.encoding or "ascii"
+    try:
+        whole = codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        whole = False
+    return json.dumps(doc, indent=indent, ensure_ascii=not whole)
 
 
 def _write(text_out: str) -> None:
@@ -192,7 +203,7 @@ def _continuous(args, cfg: Config, wh: Warehouse) -> int:
                 doc = report.to_json(progress.compute(shown, cfg, args.season), cfg)
                 if stale:
                     doc["stale"] = {"since": report.iso(stale.since), "reason": stale.reason}
-            _write(json.dumps(doc, ensure_ascii=False) + "\n")
+            _write(_json(doc) + "\n")
         else:
             if shown is None:
                 body = f"error: {sanitize.printable(error or 'the warehouse could not be read')}"

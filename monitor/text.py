@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -51,14 +52,29 @@ ASCII = Glyphs(
 )
 
 
-def glyphs_for(encoding: str | None) -> Glyphs:
-    """Unicode marks when `encoding` can show them, else ASCII."""
-    sample = "█░✅⏳⬜❌🔵🟣🔍📅⏰🗓️⚡⚠️⏸️🎉🏀📊📋·"
+_SAMPLE = "█░✅⏳⬜❌🔵🟣🔍📅⏰🗓️⚡⚠️⏸️🎉🏀📊📋·"
+
+
+def can_show(encoding: str | None, sample: str = _SAMPLE) -> bool:
     try:
         sample.encode(encoding or "ascii")
     except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def plain_locale(env: Mapping[str, str]) -> bool:
+    """Whether the locale in effect is C / POSIX (LANG=C, say): Python then writes UTF-8 all the same (its
+    C-locale coercion), but the terminal that asked for C may not draw it."""
+    value = next((env[k] for k in ("LC_ALL", "LC_CTYPE", "LANG") if env.get(k)), "")
+    return value.split(".")[0] in ("C", "POSIX") and "utf" not in value.lower()
+
+
+def glyphs_for(encoding: str | None, env: Mapping[str, str] | None = None) -> Glyphs:
+    """Unicode marks when `encoding` can show them and the locale is not C / POSIX, else ASCII."""
+    if plain_locale(os.environ if env is None else env):
         return ASCII
-    return UNICODE
+    return UNICODE if can_show(encoding) else ASCII
 
 
 def printable_figures(fig: Figures) -> Figures:

@@ -207,6 +207,20 @@ def test_warehouse_text_cannot_act_on_the_terminal(tmp_path, capsys):
     assert "\\x1b[2J\\x1b[32mALL GOOD" in out
 
 
+def test_json_on_an_ascii_stdout_keeps_every_character(tmp_path):
+    """An encoding that cannot hold a character gets its \\u escape, never '?': the document still says it all."""
+    message = "caf\u00e9 \u2028 \u2014 \U0001f3c0"
+    runs = [*RUNS, *run_rows("A1Processor", "x9", "2024-01-23", "2024-02-01T11:55:00", "failed", "2024-02-01T11:56:00",
+                             errors=[{"error_type": "T", "error_message": message}])]
+    path = build(tmp_path / "unicode.duckdb", schedule=("raw", "schedule"), schedule_rows=SCHEDULE, tables=COVERAGE,
+                 runs=("ref", "run_history"), run_rows=runs)
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "BACKFILL_NOW": NOW.isoformat()}
+    out = subprocess.run([sys.executable, "-m", "monitor", "--config", str(SMALL), "--warehouse", f"duckdb:{path}",
+                          "--format", "json"], env=env, capture_output=True, timeout=120, check=True).stdout
+    out.decode("ascii")
+    assert message in [f["error_message"] for f in json.loads(out)["failures"]]
+
+
 def test_continuous_json_is_one_document_per_line(small_wh):
     env = {**os.environ, "BACKFILL_NOW": NOW.isoformat(), "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", SMALL, "--warehouse", small_wh, "--continuous",

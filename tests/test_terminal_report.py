@@ -20,10 +20,19 @@ from pathlib import Path
 import pytest
 
 from monitor import cli, config, fixtures
+from monitor import text as text_mod
 from tests.processes import die_with_parent
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = dt.datetime(2025, 11, 30, 14, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def utf8_locale(monkeypatch):
+    """The golden files hold the Unicode marks: a UTF-8 locale whatever the machine's."""
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_CTYPE", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +76,28 @@ def test_plain_output_has_no_escape_codes_and_falls_back_to_ascii(monkeypatch, s
     assert "[!!] team_defense_zone_analysis" in text
     assert "[" + "-" * 50 + "]" in text
     text.encode("ascii")
+
+
+@pytest.mark.parametrize("env, plain", [
+    ({"LANG": "C"}, True),
+    ({"LANG": "POSIX"}, True),
+    ({"LANG": "C.UTF-8"}, False),
+    ({"LANG": "en_US.UTF-8"}, False),
+    ({"LC_ALL": "C", "LANG": "en_US.UTF-8"}, True),  # LC_ALL wins
+    ({"LC_ALL": "", "LC_CTYPE": "en_US.UTF-8", "LANG": "C"}, False),  # an empty LC_ALL does not count
+    ({}, False),  # no locale said: the stream's encoding decides
+])
+def test_a_c_locale_means_ascii_marks(env, plain):
+    assert text_mod.plain_locale(env) is plain
+    assert text_mod.glyphs_for("utf-8", env) is (text_mod.ASCII if plain else text_mod.UNICODE)
+
+
+def test_lang_c_gives_the_ascii_report_though_python_writes_utf8(monkeypatch, states):
+    monkeypatch.setenv("BACKFILL_NOW", NOW.isoformat())
+    monkeypatch.setenv("LANG", "C")
+    _, shown = report(states["start"], "--detailed")  # a UTF-8 stream, as Python's C-locale coercion gives
+    assert "[!!] team_defense_zone_analysis" in shown
+    shown.encode("ascii")
 
 
 def test_complete_report_says_so_and_start_report_names_broken_tables(monkeypatch, states):
