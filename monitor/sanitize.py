@@ -11,9 +11,11 @@ import re
 
 import pandas as pd
 
-_WHITESPACE = re.compile(r"[\t\n\r\v\f]")
-# C0/C1 controls and the bidirectional overrides that reorder what is shown
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# line breaks (the Unicode line and paragraph separators too: some viewers break lines on them) and tabs
+_WHITESPACE = re.compile(r"[\t\n\r\v\f\u2028\u2029]")
+# C0/C1 controls, the bidirectional overrides that reorder what is shown, and the zero-width characters that
+# hide text or make two different names look the same
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _FORMULA_START = ("=", "+", "-", "@")
 
 

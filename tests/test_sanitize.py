@@ -19,6 +19,9 @@ from monitor import sanitize
     ("-2 rows", "-2 rows", "'-2 rows"),
     ("@SUM(A1)", "@SUM(A1)", "'@SUM(A1)"),
     ("\t=1+1", " =1+1", " =1+1"),  # a leading tab becomes a space: no longer a formula
+    ("a\u2028b\u2029c", "a b c", "a b c"),  # Unicode line breaks: spaces, as \n
+    ("zero\u200bwidth\u200d \ufeffbom \u2060j", "zero\\u200bwidth\\u200d \\ufeffbom \\u2060j",
+     "zero\\u200bwidth\\u200d \\ufeffbom \\u2060j"),  # hidden characters show as their escapes
     ("émoji 🏀 and ü", "émoji 🏀 and ü", "émoji 🏀 and ü"),  # printable text is left alone
 ])
 def test_text_for_a_terminal_and_for_a_spreadsheet(raw, terminal, csv):
