@@ -242,8 +242,8 @@ def _failures(fig: Figures, g: Glyphs, style: Style, window_minutes: int, limit:
         out.append(style(f"{g.marks['error']} {f['processor_name']}", "bad"))
         out.append(f"   Date: {f['data_date']}")
         out.append(f"   Time: {f['started_at']:%Y-%m-%d %H:%M:%S} UTC")
-        kind = f["error_type"] or "error"
-        out.append(f"   Error: {kind}: {_clip(f['error_message']) if f['error_message'] else '(no message)'}")
+        message = _clip(f["error_message"]) if f["error_message"] else "(no message)"
+        out.append(f"   Error: {f['error_type']}: {message}" if f["error_type"] else f"   Error: {message}")
     out.append("")
     return out
 

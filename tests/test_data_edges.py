@@ -80,6 +80,8 @@ def test_odd_rows_leave_the_figures_right(cfg, tmp_path):
     assert failures.at["e4", "error_type"] == "A"
     rendered = _no_leaks(fig, cfg)
     assert BIG not in rendered and "z" * 197 + "..." in rendered  # on screen: truncated
+    assert "   Error: not json at all {\n" in rendered  # no type: the message alone, not "Error: error: ..."
+    assert "   Error: A: m | loose | 7\n" in rendered
     assert BIG in report.to_csv_frame(fig, cfg).to_csv(index=False)  # in the CSV: whole
 
 
