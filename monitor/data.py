@@ -318,8 +318,15 @@ def csv_name(page: str, fig: Figures) -> str:
 
 def plain(text) -> str:
     """`text` (warehouse text: error messages, processor names) escaped for st.markdown / st.error / st.caption,
-    so it shows literally: no markdown, emoji shortcodes, colour directives, LaTeX or HTML interpretation."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    so it shows literally: no markdown, emoji shortcodes, colour directives, LaTeX or HTML interpretation, and no
+    character that hides or reorders text (sanitize.visible)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", sanitize.visible(" ".join(str(text).split())))
+
+
+def on_screen(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame`'s warehouse text for a grid or a code block: shown as written, but a right-to-left override or a
+    zero-width character shows as its escape, so a message cannot pass for another (sanitize.visible)."""
+    return sanitize.texts(frame, sanitize.visible)
 
 
 def selected_season() -> str | None:

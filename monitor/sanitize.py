@@ -22,8 +22,21 @@ _FORMULA_START = ("=", "+", "-", "@")
 def printable(value: str) -> str:
     """`value` safe to print in a terminal: line breaks and tabs become spaces, every other control character shows
     as its escape (\\x1b), so nothing in the data can act on the terminal."""
-    value = _WHITESPACE.sub(" ", value)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", value)
+    return _CONTROL.sub(_escape, _WHITESPACE.sub(" ", value))
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_HIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+
+def visible(value: str) -> str:
+    """`value` for a browser: line breaks and tabs kept, every character that would hide text or reorder it
+    (a right-to-left override makes `abc\\u202etxt.exe` read `abcexe.txt`) shown as its escape."""
+    return _HIDDEN.sub(_escape, value)
 
 
 def cell(value: str) -> str:

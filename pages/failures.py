@@ -32,7 +32,7 @@ st.segmented_control("Window", data.failure_windows(), default=configured, forma
                      key=data.FAILURE_WINDOW_KEY, on_change=data.keep_a_failure_window,
                      help=f"Up to the configured failure window ({data.span(configured)}, thresholds.failure_window_minutes)")
 minutes = data.failure_window()
-failures = data.recent_failures(fig, minutes)
+failures = data.on_screen(data.recent_failures(fig, minutes))
 st.subheader(f"Recent failures ({data.span(minutes)}): {len(failures)}")
 if failures.empty:
     st.success(f"No failed runs ({data.span(minutes)}).", icon=":material/check_circle:")
@@ -60,10 +60,10 @@ st.subheader(f"Stuck runs (running for over {data.span(thresholds.stuck_after_mi
 if fig.stuck.empty:
     st.caption("No stuck runs.")
 else:
-    st.dataframe(fig.stuck, hide_index=True, column_config=COLUMNS,
+    st.dataframe(data.on_screen(fig.stuck), hide_index=True, column_config=COLUMNS,
                  column_order=["processor_name", "data_date", "started_at", "hours_running", "run_id"])
 
-unresolved = fig.unresolved
+unresolved = data.on_screen(fig.unresolved)
 st.subheader(f"Unresolved: {len(unresolved)}")
 st.caption("Dates whose latest finished run failed, however long ago: the processor has not succeeded on them "
            "since. Newest failure first.")

@@ -279,6 +279,20 @@ def test_warehouse_text_stays_literal_in_markdown(app, small_wh):
     assert not at.get("html")  # nothing goes through st.html / unsafe_allow_html
 
 
+def test_text_that_hides_or_reorders_itself_shows_its_escapes(app, tmp_path):
+    """A right-to-left override would make `abc<RLO>txt.exe` read `abcexe.txt`; a zero-width space hides."""
+    tricky = "abc\u202etxt.exe zero\u200bwidth\nsecond line"
+    path = build(tmp_path / "tricky.duckdb", schedule=("nba_raw", "nbac_schedule"), schedule_rows=SCHEDULE, tables={},
+                 runs=("nba_reference", "processor_run_history"),
+                 run_rows=run("PlayerGameSummaryProcessor", "t1", "2023-11-01", "2025-11-30T14:00:00", "failed",
+                              "2025-11-30T14:01:00", errors=[{"error_type": "Type\u2066", "error_message": tricky}]))
+    at = open_page(app(path), "failures")
+    shown = "abc\\u202etxt.exe zero\\u200bwidth\nsecond line"
+    assert at.dataframe[0].value[["error_type", "message"]].values.tolist() == [["Type\\u2066", shown]]
+    assert at.code[0].value == shown  # the full error: its line breaks kept
+    assert at.dataframe[1].value["error_type"].tolist() == ["Type\\u2066"]  # unresolved too
+
+
 # --- the season: URL, widget, fallback -------------------------------------------------
 
 

@@ -32,3 +32,14 @@ def test_text_for_a_terminal_and_for_a_spreadsheet(raw, terminal, csv):
 def test_csv_text_cleans_text_cells_only():
     frame = pd.DataFrame({"n": [-1, 2], "message": ["=cmd|' /C calc'!A0", None], "when": pd.to_datetime(["2024-01-01", None])})
     assert sanitize.csv_text(frame).splitlines() == ["n,message,when", "-1,'=cmd|' /C calc'!A0,2024-01-01", "2,,"]
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("plain\ttext\nnext line", "plain\ttext\nnext line"),  # a browser shows these as they are
+    ("abc\u202etxt.exe", "abc\\u202etxt.exe"),  # would read "abcexe.txt"
+    ("a\u200bb\ufeffc\u2066d", "a\\u200bb\\ufeffc\\u2066d"),
+    ("bell\x07 esc\x1b", "bell\\x07 esc\\x1b"),
+    ("émoji 🏀", "émoji 🏀"),
+])
+def test_text_for_a_browser(raw, shown):
+    assert sanitize.visible(raw) == shown
