@@ -507,7 +507,10 @@ def parse_clock(text: str | None) -> dt.datetime:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise Refused(f"--at {text!r} is not an ISO-8601 time, e.g. 2025-11-30T14:30:00Z") from None
-    return snapshot.resolve_now(moment)
+    moment = snapshot.resolve_now(moment)
+    if not snapshot.EARLIEST_NOW <= moment.replace(tzinfo=None) <= snapshot.LATEST_NOW:  # as BACKFILL_NOW, to view it
+        raise Refused(f"--at {text.strip()!r} is out of range ({snapshot.EARLIEST_NOW.year} to {snapshot.LATEST_NOW.year})")
+    return moment
 
 
 def _say(message: str) -> None:

@@ -223,6 +223,10 @@ def test_refuses_existing_datasets_without_replace(bq_endpoint, demo_file, loade
     (["bigquery://scratch-project?endpoint=http://10.1.2.3:9050"], "endpoint must be a loopback http(s) URL"),
     (["bigquery://user:hunter2@scratch-project"], "must not carry credentials"),
     (["bigquery://scratch-project?endpoint=http://127.0.0.1:9", "--at", "yesterday"], "--at 'yesterday' is not an ISO-8601 time"),
+    # a clock the monitor would refuse to show it at
+    (["bigquery://scratch-project?endpoint=http://127.0.0.1:9", "--at", "1960-01-01T00:00:00Z"],
+     "--at '1960-01-01T00:00:00Z' is out of range (1970 to 9000)"),
+    (["bigquery://scratch-project?endpoint=http://127.0.0.1:9", "--at", "9999-01-01"], "is out of range (1970 to 9000)"),
     (["bigquery://scratch-project?endpoint=http://127.0.0.1:9", "--config", "/nonexistent.toml"], "bad config"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, args, reason):
