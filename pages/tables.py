@@ -30,7 +30,9 @@ COLUMNS = {
     "dates_per_hour": st.column_config.NumberColumn("Dates/hour", format="%.0f"),
     "partial_dates": st.column_config.NumberColumn("Partial", help="Present with fewer rows than games × rows per game"),
     "extra_dates": st.column_config.NumberColumn("Extra", help="Dates with rows that are not eligible (not counted)"),
-    "last_success_at": st.column_config.DatetimeColumn("Last success (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC"),
+    "last_success_at": st.column_config.DatetimeColumn(
+        "Last success (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC",
+        help="The processor's latest successful run on any date of the window, whichever season is chosen"),
 }
 phases = list(fig.phases.itertuples(index=False))
 for i, phase in enumerate(phases):  # one section per phase: the columns that matter first, so a narrow screen scrolls
