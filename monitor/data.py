@@ -158,8 +158,7 @@ def _warehouse(url: str) -> Warehouse:
             else st.progress(min(max(fraction, 0.0), 1.0), text=text)
         )
 
-    credentials = _credentials() if url.startswith("bigquery:") else None
-    wh = open_warehouse(url, progress=progress_cb, project=load_config().project, credentials=credentials)
+    wh = open_warehouse(url, progress=progress_cb, project=load_config().project, credentials=_credentials)
     if bar is not None:
         bar.empty()
     return wh

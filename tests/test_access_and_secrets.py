@@ -106,3 +106,28 @@ def test_the_terminal_never_prints_a_key_from_google_application_credentials(tmp
         assert "Traceback" not in proc.stderr
         for bit in _secret_bits(key):
             assert bit not in proc.stdout + proc.stderr
+
+
+def test_the_example_secrets_with_an_emulator_endpoint_read_it_without_the_key(fresh, bq_endpoint, monkeypatch):
+    """The README's emulator set-up with the example secrets copied: an endpoint is read anonymously, so the
+    example's fake key is neither read nor refused, and the figures show (a1: 5 of 8 eligible dates)."""
+    import tomllib
+
+    from tests.bq_emulator import fresh_project
+    from tests.bq_seed import seed
+    from tests.test_progress import COVERAGE, NOW, RUNS, SCHEDULE
+
+    project = fresh_project("example-secrets")
+    seed(bq_endpoint, project, schedule=("raw", "schedule"), schedule_rows=SCHEDULE, tables=COVERAGE,
+         runs=("ref", "run_history"), run_rows=RUNS)
+    example = tomllib.loads((Path(APP).parent / ".streamlit" / "secrets.toml.example").read_text(encoding="utf-8"))
+    monkeypatch.setenv("BACKFILL_CONFIG", str(Path(__file__).parent / "small_pipeline.toml"))
+    monkeypatch.setenv("BACKFILL_NOW", NOW.isoformat())
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets.update(example)
+    at.secrets["warehouse"] = f"bigquery://{project}?endpoint={bq_endpoint}"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.switch_page("pages/tables.py").run()
+    tables = at.dataframe[0].value.set_index("table")
+    assert tables.loc["a1", ["dates", "eligible"]].tolist() == [5, 8]

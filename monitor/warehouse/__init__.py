@@ -33,7 +33,8 @@ def open_warehouse(
     """The engine for `url` (default $BACKFILL_WAREHOUSE, else the demo); WarehouseError if it can't be used.
 
     BigQuery only: `project` (from config `pipeline.project`) is used when the URL names none; `credentials`
-    (e.g. built from st.secrets["gcp_service_account"]) else Application Default Credentials; `max_bytes_billed`
+    (e.g. built from st.secrets["gcp_service_account"], or a function giving them, called only when needed)
+    else Application Default Credentials; `max_bytes_billed`
     caps every job (default 10 GiB).
     """
     url = warehouse_url(url)

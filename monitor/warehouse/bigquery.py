@@ -433,7 +433,13 @@ def service_account_credentials(info: Any):
 
 
 def open_bigquery(url: str, *, project: str | None = None, credentials: Any = None, max_bytes_billed: int | None = None) -> BigQueryWarehouse:
+    """`credentials` may be a function giving them: called only when the URL needs them (an emulator's
+    `endpoint` is read anonymously, so a secrets file's key is neither read nor checked then)."""
     parsed = parse_url(url, project)
+    if parsed["endpoint"]:
+        credentials = None
+    elif callable(credentials):
+        credentials = credentials()
     return BigQueryWarehouse(
         parsed["project"], location=parsed["location"], endpoint=parsed["endpoint"],
         credentials=credentials, max_bytes_billed=max_bytes_billed, partition_metadata=parsed["partitions"],
