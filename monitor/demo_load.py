@@ -444,6 +444,8 @@ def _layout_note(table: FrozenTable) -> str:
 
 
 def _demo_status(path: Path, at: dt.datetime) -> str:
+    """Where the demo file's backfill stands at `at`; Refused when it has not begun (only the schedule would load:
+    the file was built later than `at`, on the real clock)."""
     import duckdb
 
     from monitor import demo
@@ -451,7 +453,10 @@ def _demo_status(path: Path, at: dt.datetime) -> str:
     with duckdb.connect(str(path), read_only=True) as con:
         status = demo.status(con, at)
     if status.elapsed_s < 0:
-        return "before the demo backfill starts"
+        began = at + dt.timedelta(seconds=-status.elapsed_s)
+        raise Refused(f"the demo in {path} begins its backfill at {_iso(began.replace(microsecond=0))}, after --at "
+                      f"{_iso(at)}: only the schedule would load. Choose a later --at, or set {demo.DEMO_PATH_ENV} "
+                      f"to a path that does not exist yet: the demo is then built there for {_iso(at)}")
     hours = status.elapsed_s / 3600
     return "the demo backfill has finished" if status.finished else f"{hours:.1f} demo hours into the backfill"
 

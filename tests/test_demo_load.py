@@ -216,6 +216,22 @@ def test_refuses_existing_datasets_without_replace(bq_endpoint, demo_file, loade
     assert bq_counts(bq_endpoint, loaded) == before
 
 
+def test_a_clock_before_the_demo_files_backfill_is_refused_not_loaded_empty(bq_endpoint, demo_file, loaded):
+    """The module's demo file began at 08:30 on FIRST's day (built then): at 08:00 only the schedule would load."""
+    project = fresh_project("too-early")
+    proc = load_cmd(demo_file, url(project, bq_endpoint), "--at", "2025-11-30T08:00:00Z")
+    assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (  # after the progress line naming the target
+        f"error: the demo in {demo_file} begins its backfill at 2025-11-30T08:30:00Z, after --at 2025-11-30T08:00:00Z: "
+        "only the schedule would load. Choose a later --at, or set BACKFILL_DEMO_PATH to a path that does not "
+        "exist yet: the demo is then built there for 2025-11-30T08:00:00Z")
+    client = client_for(bq_endpoint, project)
+    try:
+        assert list(client.list_datasets()) == []  # nothing was written
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("args, reason", [
     (["bigquery://Bad_Project?endpoint=http://127.0.0.1:9"], "invalid BigQuery project id 'Bad_Project'"),
     (["bigquery://?endpoint=http://127.0.0.1:9"], "the URL must name the project to load into"),
