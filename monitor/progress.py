@@ -459,9 +459,9 @@ def _eta(phase: Phase, tables: pd.DataFrame, prow, phase_rate: float | None,
             own = tables.at[t.name, "dates_per_hour"] or 0.0
             rate = own if own > 0 else (moving_rate or 0.0)
             if rate <= 0:
-                failed = (failed_dates or {}).get(t.name, 0)
-                rerun = f" ({failed} of its {int(tables.at[t.name, 'remaining'])} missing dates failed: rerun them)" if failed else ""
-                if t.name in busy_elsewhere:
+                failed, left = (failed_dates or {}).get(t.name, 0), int(tables.at[t.name, "remaining"])
+                rerun = f" ({failed} of its {left} missing dates failed: rerun them)" if failed else ""
+                if t.name in busy_elsewhere and failed < left:  # its job may yet come to the dates that never ran
                     return None, f"waiting: {t.name} is working on other seasons{rerun}", None
                 return None, f"stalled: {t.name}{rerun}", None
             hours = int(tables.at[t.name, "remaining"]) / rate

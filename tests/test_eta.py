@@ -44,3 +44,27 @@ def test_phase_b_eta(tmp_path, cfg, b1, b2, runs, eta, note):
     assert (r["eta_hours"], r["eta_note"]) == (eta, note)
     if eta:  # moving: the ETA follows the slowest table of the earliest unfinished stage
         assert (r["pace_table"], r["pace_per_hour"]) == ("b1", 1.0)
+
+
+def b1_failure(run_id: str, day: str) -> list[dict]:
+    return run("B1Processor", run_id, day, "2024-02-01T09:00:00", "failed", "2024-02-01T09:01:00")
+
+
+@pytest.mark.parametrize("runs, note", [
+    # b1 lacks Jan 16 and 23 in 2024-25 and succeeded on Jan 8 (2023-24) within the hour: busy elsewhere;
+    # one of the two failed, the other never ran: its job may yet come to it
+    pytest.param([*b1_success("r1", "2024-01-08"), *b1_failure("f1", "2024-01-16")],
+                 "waiting: b1 is working on other seasons (1 of its 2 missing dates failed: rerun them)", id="waiting"),
+    # both failed: however busy elsewhere, nothing comes back to them without a rerun
+    pytest.param([*b1_success("r1", "2024-01-08"), *b1_failure("f1", "2024-01-16"), *b1_failure("f2", "2024-01-23")],
+                 "stalled: b1 (2 of its 2 missing dates failed: rerun them)", id="all-failed"),
+])
+def test_busy_elsewhere_but_every_missing_date_failed_is_stalled(tmp_path, cfg, runs, note):
+    tables = {"ana.a1": ("game_date", {}), "ana.a2": ("game_date", {}),
+              "pre.b1": ("analysis_date", TWO), "pre.b2": ("cache_date", {"2024-01-16": 1})}  # b2: started there
+    path = build(tmp_path / "w.duckdb", schedule=("raw", "schedule"), schedule_rows=SCHEDULE, tables=tables,
+                 runs=("ref", "run_history"), run_rows=runs)
+    wh = DuckDBWarehouse(path)
+    fig = progress.compute(snapshot.fetch(cfg, wh, now=NOW), cfg, "2024-25")
+    wh.close()
+    assert row(fig.rates, phase="Phase B")["eta_note"] == note
