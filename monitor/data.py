@@ -298,11 +298,11 @@ def page_frame(page: str, fig: Figures, failure_minutes: int | None = None) -> p
             return pd.DataFrame({"error": [fig.errors.get("runs", "the run history could not be read")]})
         minutes = failure_minutes or load_config().thresholds.failure_window_minutes
         parts = {"recent failure": recent_failures(fig, minutes), "stuck": fig.stuck, "unresolved": fig.unresolved}
+        columns = ["section", *dict.fromkeys(c for frame in parts.values() for c in frame.columns)]  # always all
         shown = [frame.assign(section=name) for name, frame in parts.items() if not frame.empty]
         if not shown:
-            return pd.DataFrame(columns=["section"])
-        out = pd.concat(shown, ignore_index=True)
-        return out[["section", *out.columns.drop("section")]]
+            return pd.DataFrame(columns=columns)
+        return pd.concat(shown, ignore_index=True).reindex(columns=columns)
     return {"tables": fig.tables, "seasons": fig.seasons}[page]
 
 

@@ -387,6 +387,9 @@ def test_csv_of_each_page(small_wh):
                                           "--start-date 2023-11-01 --end-date 2023-11-01")
     text = data.csv_bytes(failures).decode()
     assert text.splitlines()[0].split(",")[:4] == ["section", "processor_name", "table", "data_date"]
+    # 2024-25 has no failures, stuck runs or unresolved dates: the same columns, no rows
+    empty = data.page_frame("failures", progress.compute(snap, cfg, "2024-25"))
+    assert empty.empty and list(empty.columns) == list(failures.columns)
     # the page's window: r3 started 20 min before the clock; none given: the configured 2 h
     assert data.page_frame("failures", progress.compute(snap, cfg), 30)["section"].tolist() == [
         "recent failure", "stuck", "unresolved", "unresolved", "unresolved"]
