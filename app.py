@@ -19,32 +19,40 @@ from monitor.warehouse import WarehouseError
 # a local icon: a Material icon as page_icon makes every browser fetch the favicon from Google's font server
 st.set_page_config(page_title="Backfill Progress Monitor", page_icon=str(data.ICON), layout="wide")
 
+# Nothing of the app shows, not even its page names, until the secrets can be read and, when sign-in is
+# configured, an allowed account has signed in.
+try:
+    data.check_secrets()
+    secrets_error = None
+except data.SecretsError as exc:
+    secrets_error = exc
+signed_in = bool(st.user.get("is_logged_in", False))
+locked = secrets_error is not None or (data.sign_in_required() and (
+    not signed_in or not access.allowed(st.user.get("email"), data.allowed_domains())))
+
 PAGES = Path(__file__).parent / "pages"
 pg = st.navigation([
     st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
     st.Page(PAGES / "tables.py", title="Tables", icon=":material/table_chart:", url_path="tables"),
     st.Page(PAGES / "seasons.py", title="Seasons", icon=":material/calendar_month:", url_path="seasons"),
     st.Page(PAGES / "failures.py", title="Failures", icon=":material/error:", url_path="failures"),
-])
+], position="hidden" if locked else "sidebar")
 page_key = pg.url_path or "overview"
 
-try:
-    data.check_secrets()
-except data.SecretsError as exc:
-    st.error(f"{data.plain(exc)}. Fix the file (see .streamlit/secrets.toml.example), then reload.", icon=":material/key:")
+if secrets_error is not None:
+    st.error(f"{data.plain(secrets_error)}. Fix the file (see .streamlit/secrets.toml.example), then reload.",
+             icon=":material/key:")
     st.stop()
-
-if data.sign_in_required():  # optional: only when [auth] is configured in .streamlit/secrets.toml
-    if not st.user.get("is_logged_in", False):
-        st.title("Backfill Progress Monitor")
-        st.info("Sign in to see the backfill figures.", icon=":material/lock:")
-        st.button("Sign in", icon=":material/login:", on_click=st.login)
-        st.stop()
-    if not access.allowed(st.user.get("email"), data.allowed_domains()):
-        st.error("This account is not allowed to see the backfill figures. Sign in with an allowed account.",
-                 icon=":material/block:")
-        st.button("Sign out", icon=":material/logout:", on_click=st.logout)
-        st.stop()
+if locked and not signed_in:  # optional: only when [auth] is configured in .streamlit/secrets.toml
+    st.title("Backfill Progress Monitor")
+    st.info("Sign in to see the backfill figures.", icon=":material/lock:")
+    st.button("Sign in", icon=":material/login:", on_click=st.login)
+    st.stop()
+if locked:
+    st.error("This account is not allowed to see the backfill figures. Sign in with an allowed account.",
+             icon=":material/block:")
+    st.button("Sign out", icon=":material/logout:", on_click=st.logout)
+    st.stop()
 
 try:
     config = data.load_config()

@@ -62,6 +62,14 @@ def test_sign_in_is_required_when_auth_is_configured(fresh, tmp_path, monkeypatc
     assert not (tmp_path / "demo.duckdb").exists()  # nor any warehouse work
 
 
+def test_the_sign_in_route_has_what_it_needs():
+    """Streamlit's /auth/login route imports Authlib's Starlette client only when someone clicks Sign in; it needs
+    httpx, which Streamlit's `auth` extra brings and requirements.txt pins: without it the click fails."""
+    import importlib
+
+    assert importlib.import_module("authlib.integrations.starlette_client").OAuth
+
+
 def _fake_key() -> dict:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()

@@ -479,7 +479,32 @@ def test_a_malformed_secrets_file_is_said_not_taken_for_no_secrets(browser, arti
                                               "(at line 1, column 35). Fix the file (see "
                                               ".streamlit/secrets.toml.example), then reload.")
         assert page.locator('[data-testid="stMetric"]').count() == 0
+        assert page.locator('[data-testid="stSidebarNavLink"]').count() == 0  # not even the page names
         no_exception(page)
+        page.close()
+    finally:
+        server.stop()
+
+
+def test_signed_out_visitors_see_the_sign_in_and_nothing_else(browser, artifacts, tmp_path):
+    """With [auth] configured: a sign-in button; no figures, no page names, whichever page is asked for."""
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        '[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "s3cret-cookie"\n'
+        'client_id = "id"\nclient_secret = "s3cret-client"\n'
+        'server_metadata_url = "https://accounts.example.com/.well-known/openid-configuration"\n'
+        '[access]\nallowed_domains = ["example.com"]\n', encoding="utf-8")
+    server = Server("sign_in", {"BACKFILL_NOW": NOW, "BACKFILL_DEMO_PATH": str(tmp_path / "demo.duckdb")}, artifacts,
+                    options=("--secrets.files", str(secrets)))
+    try:
+        page = browser.new_page(viewport=DESKTOP)
+        for path in ("/", "/failures?season=2023-24"):
+            page.goto(server.url + path)
+            page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
+            assert page.locator('[data-testid="stSidebarNavLink"]').count() == 0
+            assert page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"]').count() == 0
+            no_exception(page)
+        assert not (tmp_path / "demo.duckdb").exists()  # no warehouse work either
         page.close()
     finally:
         server.stop()
