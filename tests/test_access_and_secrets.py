@@ -62,6 +62,7 @@ def test_sign_in_is_required_when_auth_is_configured(fresh, tmp_path, monkeypatc
     assert not (tmp_path / "demo.duckdb").exists()  # nor any warehouse work
 
 
+@pytest.mark.filterwarnings("ignore:The httpx module is deprecated")  # Authlib's own notice about its future
 def test_the_sign_in_route_has_what_it_needs():
     """Streamlit's /auth/login route imports Authlib's Starlette client only when someone clicks Sign in; it needs
     httpx, which Streamlit's `auth` extra brings and requirements.txt pins: without it the click fails."""
