@@ -13,9 +13,10 @@ import pandas as pd
 
 # line breaks (the Unicode line and paragraph separators too: some viewers break lines on them) and tabs
 _WHITESPACE = re.compile(r"[\t\n\r\v\f\u2028\u2029]")
-# C0/C1 controls, the bidirectional overrides that reorder what is shown, and the zero-width characters that
-# hide text or make two different names look the same
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+# the bidirectional overrides that reorder what is shown, and the zero-width characters that hide text or make
+# two different names look the same
+_INVISIBLE = r"\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+_CONTROL = re.compile(rf"[\x00-\x1f\x7f-\x9f{_INVISIBLE}]")  # C0/C1 controls too
 _FORMULA_START = ("=", "+", "-", "@")
 
 
@@ -30,7 +31,7 @@ def _escape(match: re.Match) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-_HIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+_HIDDEN = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_INVISIBLE}]")  # as _CONTROL, but tabs and line breaks
 
 
 def visible(value: str) -> str:
