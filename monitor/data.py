@@ -263,21 +263,26 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 FAILURE_WINDOW_KEY = "failure_window"  # the Failures page's window selector
 
 
+def configured_failure_window() -> int:
+    """thresholds.failure_window_minutes: the window the figures hold failures for."""
+    return load_config().thresholds.failure_window_minutes
+
+
 def failure_windows() -> list[int]:
     """The Failures page's windows, in minutes: shorter ones that fit inside the configured failure window."""
-    configured = load_config().thresholds.failure_window_minutes
+    configured = configured_failure_window()
     return sorted({m for m in (30, 120, 360, 1440) if m < configured} | {configured})
 
 
 def failure_window() -> int:
     """The window chosen on the Failures page (minutes), else the configured one."""
-    return st.session_state.get(FAILURE_WINDOW_KEY) or load_config().thresholds.failure_window_minutes
+    return st.session_state.get(FAILURE_WINDOW_KEY) or configured_failure_window()
 
 
 def keep_a_failure_window() -> None:
     """A segmented control lets a click on the chosen segment clear it: choose the configured window again."""
     if not st.session_state.get(FAILURE_WINDOW_KEY):
-        st.session_state[FAILURE_WINDOW_KEY] = load_config().thresholds.failure_window_minutes
+        st.session_state[FAILURE_WINDOW_KEY] = configured_failure_window()
 
 
 def recent_failures(fig: Figures, minutes: int) -> pd.DataFrame:
@@ -296,7 +301,7 @@ def page_frame(page: str, fig: Figures, failure_minutes: int | None = None) -> p
     if page == "failures":
         if fig.failures is None:
             return pd.DataFrame({"error": [fig.errors.get("runs", "the run history could not be read")]})
-        minutes = failure_minutes or load_config().thresholds.failure_window_minutes
+        minutes = failure_minutes or configured_failure_window()
         parts = {"recent failure": recent_failures(fig, minutes), "stuck": fig.stuck, "unresolved": fig.unresolved}
         columns = ["section", *dict.fromkeys(c for frame in parts.values() for c in frame.columns)]  # always all
         shown = [frame.assign(section=name) for name, frame in parts.items() if not frame.empty]
